@@ -1,0 +1,28 @@
+# The two commands of README.md: `make book` and `make test`. Both install what they need first.
+PYTHON ?= python
+# Profile of the rendered book (ci | cpu | gpu); `make test` always runs the tiny `ci` profile.
+BOOK_PROFILE ?= cpu
+
+.PHONY: install data book test unit notebooks clean
+
+install:
+	$(PYTHON) -m pip install --quiet -r requirements.txt
+
+data: install
+	SAMBOOK_PROFILE=$(BOOK_PROFILE) $(PYTHON) -m sambook phantom
+
+book: data
+	SAMBOOK_PROFILE=$(BOOK_PROFILE) $(PYTHON) -m jupyter_book build . --warningiserror --path-output .
+	@echo "Book written to _build/html/index.html (profile $(BOOK_PROFILE))"
+
+unit:
+	SAMBOOK_PROFILE=ci $(PYTHON) -m pytest -q tests
+
+notebooks:
+	SAMBOOK_PROFILE=ci $(PYTHON) -m pytest -q --nbmake --nbmake-timeout=600 book
+
+test: install
+	SAMBOOK_PROFILE=ci $(PYTHON) -m pytest -q tests --nbmake book --nbmake-timeout=600
+
+clean:
+	rm -rf _build data/phantom data/cache data/runs
