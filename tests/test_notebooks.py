@@ -1,0 +1,67 @@
+"""The book's own conventions: notebooks without outputs, a Colab cell first, a profile cell second, and a
+table of contents that lists exactly the chapters that exist."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part.get("chapters", [])]
+    return files
+
+
+def _code_cells(path: Path) -> list[dict]:
+    return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+def test_there_are_chapters():
+    assert NOTEBOOKS, "book/ holds no notebook"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs(path: Path):
+    for cell in _code_cells(path):
+        assert not cell.get("outputs"), f"{path.name}: a code cell has outputs; strip them before committing"
+        assert cell.get("execution_count") is None, f"{path.name}: a code cell has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_opens_with_colab_cell_for_this_repository(path: Path):
+    repo_url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    first = "".join(_code_cells(path)[0]["source"])
+    assert 'if "google.colab" in sys.modules:' in first, f"{path.name}: first code cell is not the Colab cell"
+    assert f'REPO = "{repo_url}"' in first, f"{path.name}: Colab cell's REPO differs from _config.yml ({repo_url})"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_announces_its_profile(path: Path):
+    second = "".join(_code_cells(path)[1]["source"])
+    assert "announce()" in second, f"{path.name}: second code cell does not print the profile (announce())"
+
+
+def test_toc_lists_exactly_the_existing_chapters():
+    listed = _toc_files()
+    for entry in listed:
+        matches = list(ROOT.glob(entry + ".*"))
+        assert matches, f"_toc.yml lists {entry}, which does not exist"
+    on_disk = {str(p.relative_to(ROOT).with_suffix("")) for p in NOTEBOOKS}
+    missing = on_disk - set(listed)
+    assert not missing, f"chapters missing from _toc.yml: {sorted(missing)}"
+
+
+def test_toc_parts_are_the_books_parts():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    allowed = ["Foundations", "Segment Anything", "Multimodal fusion", "Volumes", "Training runs"]
+    captions = [part["caption"] for part in toc["parts"]]
+    assert captions == [c for c in allowed if c in captions], f"unexpected parts or order: {captions}"
