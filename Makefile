@@ -12,7 +12,7 @@ data: install
 	SAMBOOK_PROFILE=$(BOOK_PROFILE) $(PYTHON) -m sambook phantom
 
 book: data
-	SAMBOOK_PROFILE=$(BOOK_PROFILE) $(PYTHON) -m jupyter_book build . --warningiserror --path-output .
+	SAMBOOK_PROFILE=$(BOOK_PROFILE) jupyter-book build . --warningiserror --path-output .
 	@echo "Book written to _build/html/index.html (profile $(BOOK_PROFILE))"
 
 unit:
