@@ -24,6 +24,12 @@ def _window(image: np.ndarray) -> tuple[float, float]:
     return (0.0, 1.0) if values.size == 0 else tuple(np.percentile(values, [1, 99.5]))
 
 
+def scaled(image: np.ndarray) -> np.ndarray:
+    """An image scaled to [0, 1] by its display window (see ``_window``)."""
+    low, high = _window(image)
+    return np.clip((image - low) / max(high - low, 1e-6), 0, 1)
+
+
 def tumour_slice(labels: np.ndarray) -> int:
     """The axial slice with the most tumour voxels (the middle slice if there is no tumour)."""
     counts = (labels > 0).sum(axis=(1, 2))
@@ -55,11 +61,7 @@ def label_legend(fig: plt.Figure) -> None:
 
 def alignment_overlay(ax: plt.Axes, fixed: np.ndarray, moving: np.ndarray, title: str = "") -> None:
     """Fixed image in green, moving image in magenta: grey where they agree, colour fringes where they do not."""
-    def norm(x: np.ndarray) -> np.ndarray:
-        low, high = _window(x)
-        return np.clip((x - low) / max(high - low, 1e-6), 0, 1)
-
-    f, m = norm(fixed[::-1]), norm(moving[::-1])
+    f, m = scaled(fixed[::-1]), scaled(moving[::-1])
     ax.imshow(np.stack([m, f, m], axis=-1))
     ax.set_title(title)
     ax.axis("off")
@@ -67,13 +69,9 @@ def alignment_overlay(ax: plt.Axes, fixed: np.ndarray, moving: np.ndarray, title
 
 def checkerboard(fixed: np.ndarray, moving: np.ndarray, tiles: int = 8) -> np.ndarray:
     """Alternate square tiles of two 2D images (each scaled to [0, 1]) to judge their alignment by eye."""
-    def norm(x: np.ndarray) -> np.ndarray:
-        low, high = _window(x)
-        return np.clip((x - low) / max(high - low, 1e-6), 0, 1)
-
     ys, xs = np.indices(fixed.shape)
     mask = ((ys * tiles // fixed.shape[0]) + (xs * tiles // fixed.shape[1])) % 2 == 0
-    return np.where(mask, norm(fixed), norm(moving))
+    return np.where(mask, scaled(fixed), scaled(moving))
 
 
 def slice_viewer(cases: dict[str, tuple[np.ndarray, np.ndarray]],
