@@ -13,6 +13,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "phantom": ("sambook.data.phantom_cli", "write offline multimodal glioma phantom cases (BraTS 2021 layout)"),
     "register": ("sambook.registration.batch", "register T1, T1ce and FLAIR rigidly to T2 for every case"),
+    "params": ("sambook.params", "count parameters as in the CMAA paper's Table 3"),
 }
 
 
