@@ -1,7 +1,8 @@
 """Command line: ``python -m sambook <command> ...``.
 
 Each command lives in the module that does the work; that module provides ``add_arguments(parser)`` and
-``main(args) -> int``. The registry below maps a command name to its module and a one-line help.
+``main(args) -> int`` (or the two functions named in the registry). The registry maps a command name to its module
+and a one-line help.
 """
 
 from __future__ import annotations
@@ -10,21 +11,24 @@ import argparse
 import importlib
 import sys
 
-COMMANDS: dict[str, tuple[str, str]] = {
+COMMANDS: dict[str, tuple[str, ...]] = {
     "phantom": ("sambook.data.phantom_cli", "write offline multimodal glioma phantom cases (BraTS 2021 layout)"),
     "register": ("sambook.registration.batch", "register T1, T1ce and FLAIR rigidly to T2 for every case"),
     "params": ("sambook.params", "count parameters as in the CMAA paper's Table 3"),
+    "train": ("sambook.train.cli", "train a model from a YAML config", "add_train_arguments", "main_train"),
+    "evaluate": ("sambook.train.cli", "Dice and HD95 of a trained run", "add_evaluate_arguments", "main_evaluate"),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sambook", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (module_name, help_text) in COMMANDS.items():
+    for name, (module_name, help_text, *functions) in COMMANDS.items():
         module = importlib.import_module(module_name)
+        add, run = functions or ("add_arguments", "main")
         command = sub.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(command)
-        command.set_defaults(_main=module.main)
+        getattr(module, add)(command)
+        command.set_defaults(_main=getattr(module, run))
     return parser
 
 

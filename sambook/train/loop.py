@@ -1,0 +1,154 @@
+"""The training loop shared by every model of the book (chapter 4; multi-GPU and resuming: chapter 8).
+
+One epoch: shuffle (seeded by ``seed + epoch``, so a resumed run sees the same order), forward, loss, backward,
+AdamW step, scheduler step; then evaluation on the test split, a row of metrics in ``metrics.csv`` and
+``metrics.json``, and a checkpoint ``state.pt`` written atomically with model, optimiser, scheduler, gradient
+scaler, random states and history. ``resume=True`` continues from that checkpoint: an interruption loses at most
+the epoch in progress. On a GPU the forward runs under autocast (bf16 where supported, else fp16 with a gradient
+scaler). Under ``torchrun`` the same code trains with DistributedDataParallel; only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from sambook.atomic import atomic_path
+from sambook.losses import SegmentationLoss
+from sambook.metrics import aggregate, score_batch
+from sambook.train import distributed
+
+STATE = "state.pt"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def autocast_dtype(device: torch.device, dtype: str) -> torch.dtype | None:
+    """bf16 on GPUs that support it, else fp16; None (fp32) on CPU or with ``dtype="fp32"``."""
+    if device.type != "cuda" or dtype == "fp32":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _logits(output) -> torch.Tensor:
+    return output if isinstance(output, torch.Tensor) else output[0]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 16, classes: tuple[int, ...] = (1,),
+             device: torch.device | None = None) -> dict[str, float]:
+    """Mean Dice (%) and HD95 (mm) of ``model`` over ``dataset`` (see :mod:`sambook.metrics`)."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    rows = []
+    for batch in DataLoader(dataset, batch_size=batch_size):
+        logits = _logits(model(batch["image"].to(device)))
+        rows += score_batch(logits, batch["label"], batch["spacing"], classes)
+    model.train(was_training)
+    return aggregate(rows)
+
+
+def _write_metrics(out: Path, history: list[dict]) -> None:
+    with atomic_path(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(history, indent=1))
+    with atomic_path(out / "metrics.csv") as tmp:
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+            writer.writeheader()
+            writer.writerows(history)
+
+
+def _rng_state() -> dict:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def fit(model: nn.Module, train_set: Dataset, test_set: Dataset | None, *, out: str | Path, epochs: int,
+        batch_size: int, lr: float, weight_decay: float = 0.01, loss_fn: nn.Module | None = None,
+        seed: int = 0, dtype: str = "auto", resume: bool = False, classes: tuple[int, ...] = (1,),
+        num_workers: int = 0, progress: bool = True,
+        stop_after: Callable[[int], bool] | None = None) -> list[dict]:
+    """Train ``model`` (only parameters with ``requires_grad``) and return the per-epoch history.
+
+    ``stop_after(epoch)`` returning True ends the run after that epoch's checkpoint (used to test resuming).
+    """
+    out = Path(out)
+    dist = distributed.setup()
+    device = dist.device
+    model.to(device)
+    seed_everything(seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
+    amp = autocast_dtype(device, dtype)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
+    loss_fn = loss_fn or SegmentationLoss()
+    history: list[dict] = []
+    start_epoch = 0
+    if resume and (out / STATE).is_file():
+        state = torch.load(out / STATE, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"], strict=False)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        _set_rng_state(state["rng"])
+        history, start_epoch = state["history"], state["epoch"] + 1
+    trained = distributed.wrap(model, dist)
+
+    for epoch in range(start_epoch, epochs):
+        trained.train()
+        sampler = distributed.sampler(train_set, dist, seed + epoch)
+        generator = torch.Generator().manual_seed(seed + epoch)
+        loader = DataLoader(train_set, batch_size=batch_size, shuffle=sampler is None, sampler=sampler,
+                            generator=generator, num_workers=num_workers, drop_last=False)
+        started, losses = time.perf_counter(), []
+        for batch in tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not (progress and dist.is_main),
+                          leave=False):
+            images, labels = batch["image"].to(device), batch["label"].to(device)
+            with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+                loss = loss_fn(trained(images), labels)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            losses.append(loss.item())
+        scheduler.step()
+        row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "lr": scheduler.get_last_lr()[0],
+               "seconds": time.perf_counter() - started}
+        if test_set is not None and dist.is_main:
+            scores = evaluate(model, test_set, batch_size=batch_size, classes=classes, device=device)
+            row.update(test_dice=scores["dice"], test_hd95=scores["hd95"])
+        history.append(row)
+        if dist.is_main:
+            # The whole model: frozen weights may be a random initialisation that no file reproduces.
+            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                     "scaler": scaler.state_dict(), "rng": _rng_state(), "epoch": epoch, "history": history}
+            out.mkdir(parents=True, exist_ok=True)
+            with atomic_path(out / STATE) as tmp:
+                torch.save(state, tmp)
+            _write_metrics(out, history)
+        distributed.barrier(dist)
+        if stop_after is not None and stop_after(epoch):
+            break
+    distributed.teardown(dist)
+    return history

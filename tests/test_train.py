@@ -1,0 +1,119 @@
+"""The training loop: learning, files, resume equals an uninterrupted run, configs, and the commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from sambook.train.config import TrainConfig, load_config
+from sambook.train.loop import fit
+
+
+class Squares(Dataset):
+    """Images whose bright square is the label: learnable by a 1x1 convolution."""
+
+    def __init__(self, n: int = 24, size: int = 16, seed: int = 0):
+        g = torch.Generator().manual_seed(seed)
+        self.images = torch.randn(n, 4, size, size, generator=g) * 0.3
+        self.labels = torch.zeros(n, size, size, dtype=torch.long)
+        for i in range(n):
+            y, x = torch.randint(0, size - 6, (2,), generator=g).tolist()
+            self.labels[i, y : y + 6, x : x + 6] = 1
+            self.images[i, :, y : y + 6, x : x + 6] += 1.0
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return {"image": self.images[i], "label": self.labels[i], "spacing": torch.ones(2)}
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.frozen = nn.Conv2d(4, 4, 1)
+        with torch.no_grad():  # a frozen "encoder" that keeps the signal: identity plus a little noise
+            self.frozen.weight.copy_(torch.eye(4)[:, :, None, None] + 0.05 * torch.randn(4, 4, 1, 1))
+            self.frozen.bias.zero_()
+        self.frozen.requires_grad_(False)
+        self.head = nn.Conv2d(4, 1, 1)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.frozen(x)))
+
+
+def _model(seed=0):
+    torch.manual_seed(seed)
+    return Tiny()
+
+
+def test_training_lowers_the_loss_and_writes_metrics(tmp_path):
+    history = fit(_model(), Squares(), Squares(8, seed=1), out=tmp_path, epochs=4, batch_size=8, lr=0.1,
+                  progress=False)
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history[-1]["test_dice"] > 50
+    assert json.loads((tmp_path / "metrics.json").read_text()) == history
+    assert (tmp_path / "metrics.csv").read_text().splitlines()[0].startswith("epoch,train_loss")
+    assert (tmp_path / "state.pt").is_file() and not list(tmp_path.glob(".*tmp"))
+
+
+def test_frozen_parameters_do_not_move(tmp_path):
+    model = _model()
+    before = model.frozen.weight.clone()
+    fit(model, Squares(), None, out=tmp_path, epochs=1, batch_size=8, lr=0.05, progress=False)
+    torch.testing.assert_close(model.frozen.weight, before)
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+    straight = _model()
+    fit(straight, Squares(), Squares(8, seed=1), out=tmp_path / "a", epochs=3, batch_size=5, lr=0.05, seed=3,
+        progress=False)
+    interrupted = _model()
+    fit(interrupted, Squares(), Squares(8, seed=1), out=tmp_path / "b", epochs=3, batch_size=5, lr=0.05, seed=3,
+        progress=False, stop_after=lambda epoch: epoch == 1)  # "killed" after epoch 2 of 3
+    resumed = _model(seed=99)  # a fresh process: different initial weights, restored from state.pt
+    history = fit(resumed, Squares(), Squares(8, seed=1), out=tmp_path / "b", epochs=3, batch_size=5, lr=0.05,
+                  seed=3, progress=False, resume=True)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    reference = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert [r["train_loss"] for r in history] == [r["train_loss"] for r in reference]
+
+
+def test_same_seed_same_run(tmp_path):
+    runs = [fit(_model(), Squares(), None, out=tmp_path / str(i), epochs=2, batch_size=8, lr=0.05, seed=5,
+                progress=False) for i in range(2)]
+    assert [r["train_loss"] for r in runs[0]] == [r["train_loss"] for r in runs[1]]
+
+
+def test_config_files_load_and_resolve(tmp_path):
+    from pathlib import Path
+
+    from sambook.profiles import PROFILES
+
+    configs = sorted(Path("configs").glob("*.yaml"))
+    assert {c.stem for c in configs} >= {"sam_t1", "sam_t1ce", "sam_t2", "sam_flair", "early", "cmaa"}
+    for path in configs:
+        cfg = load_config(path).resolved(PROFILES["ci"])
+        assert cfg.backbone == "mini" and cfg.image_size == PROFILES["ci"].image_size
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: cmaa\nlearning_rate: 3\n")
+    with pytest.raises(ValueError, match=r"bad\.yaml: unknown keys \['learning_rate'\]"):
+        load_config(bad)
+    assert TrainConfig(model="sam", lr=0.5).resolved(PROFILES["gpu"]).lr == 0.5  # set values win
+
+
+def test_train_and_evaluate_commands(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SAMBOOK_PROFILE", "ci")
+    from sambook.__main__ import main
+
+    assert main(["train", "configs/early.yaml", "--out", str(tmp_path / "run")]) == 0
+    history = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert main(["evaluate", str(tmp_path / "run")]) == 0
+    printed = capsys.readouterr().out
+    assert f"Dice {history[-1]['test_dice']:.1f} %" in printed  # evaluate rebuilds exactly the trained model
