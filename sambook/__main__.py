@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "params": ("sambook.params", "count parameters as in the CMAA paper's Table 3"),
     "train": ("sambook.train.cli", "train a model from a YAML config", "add_train_arguments", "main_train"),
     "evaluate": ("sambook.train.cli", "Dice and HD95 of a trained run", "add_evaluate_arguments", "main_evaluate"),
+    "bench": ("sambook.bench", "training images/s and peak memory of the Table 1 models"),
 }
 
 
