@@ -143,10 +143,13 @@ class CMAASAM(_SamSegmenter):
 
 def build_model(name: str, *, backbone: str, image_size: int, num_classes: int = 1,
                 checkpoint: str | None = "auto", adapter_blocks: int = 6, modality: str = "flair",
-                zero_init: bool = True, separate_encoders: bool = False, verbose: bool = False) -> nn.Module:
+                zero_init: bool = True, separate_encoders: bool = False, verbose: bool = False,
+                attention: str = "stock", checkpointing: bool = False) -> nn.Module:
     """One of Table 1's models: ``"sam"`` (single modality), ``"early"`` or ``"cmaa"``, on ``backbone`` weights
-    chosen by :func:`resolve_checkpoint` (``"auto"``: the official or the book's checkpoint when present)."""
-    sam = build_sam(backbone, image_size=image_size, num_mask_tokens=max(4, num_classes))
+    chosen by :func:`resolve_checkpoint` (``"auto"``: the official or the book's checkpoint when present);
+    ``attention`` and ``checkpointing`` go to :func:`build_sam`."""
+    sam = build_sam(backbone, image_size=image_size, num_mask_tokens=max(4, num_classes), attention=attention,
+                    checkpointing=checkpointing)
     path, description = resolve_checkpoint(backbone, checkpoint)
     if path is not None:
         report = load_into(sam, path)

@@ -16,6 +16,9 @@ from pathlib import Path
 import torch
 from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 
+from sambook.models.checkpointing import set_checkpointing
+from sambook.models.lean_attention import set_attention
+
 PIXEL_MEAN = (123.675, 116.28, 103.53)
 PIXEL_STD = (58.395, 57.12, 57.375)
 
@@ -48,11 +51,13 @@ SAM_CONFIGS: dict[str, SamConfig] = {
 
 
 def build_sam(backbone: str, *, image_size: int, num_mask_tokens: int = 4,
-              checkpoint: str | Path | None = None) -> Sam:
+              checkpoint: str | Path | None = None, attention: str = "stock", checkpointing: bool = False) -> Sam:
     """A SAM of ``backbone`` for square inputs of ``image_size`` pixels (a multiple of the patch size).
 
     ``num_mask_tokens`` is the number of mask tokens / output hypernetworks of the decoder (official: 4; a
     K-class prompt-free model needs K). ``checkpoint`` is loaded with :func:`sambook.models.checkpoint.load_into`.
+    ``attention``: "stock" or "lean" (:mod:`sambook.models.lean_attention`, same weights, no N x N matrix);
+    ``checkpointing``: recompute encoder blocks in the backward pass (:mod:`sambook.models.checkpointing`).
     """
     if backbone not in SAM_CONFIGS:
         raise ValueError(f"unknown backbone {backbone!r}; choose one of {sorted(SAM_CONFIGS)}")
@@ -84,4 +89,5 @@ def build_sam(backbone: str, *, image_size: int, num_mask_tokens: int = 4,
         from sambook.models.checkpoint import load_into
 
         load_into(sam, checkpoint)
+    set_checkpointing(set_attention(sam, attention), checkpointing)
     return sam
