@@ -1,0 +1,149 @@
+"""Volumes as AFTer-SAM sees them: groups of neighbouring slices (chapter 7, "AFTer-SAM on volumes").
+
+For slice d of a volume with D slices, the group holds N_A + 1 slices at interval N_f centred on d (paper: N_A = 8,
+N_f = 1):
+
+    a_n = d - N_f · (floor(N_A / 2) - n),   n = 0 .. N_A,   clamped to [0, D - 1]
+
+The paper is silent about the edges; the book clamps (the first slice repeats below the volume, the last above),
+never wraps around. The model predicts the middle slice of each group (n = floor(N_A / 2)); sliding d over the
+volume gives the 3D prediction.
+
+On the phantom the volumes are the registered cases of chapter 2, one modality (FLAIR by default), z-scored over the
+brain, padded to a square and resized in-plane to the profile's image size; labels are the sub-regions (0-3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from sambook.data.grids import arrays
+from sambook.data.loaders import MODALITIES, list_cases, load_case
+from sambook.data.slices import normalise, registered_phantom, resize_slice
+from sambook.profiles import Profile, get_profile
+
+
+def neighbour_indices(d: int, depth: int, neighbours: int, interval: int) -> list[int]:
+    """Slice indices of the group centred on ``d`` (N_A = ``neighbours``, N_f = ``interval``), clamped."""
+    half = neighbours // 2
+    return [min(max(d - interval * (half - n), 0), depth - 1) for n in range(neighbours + 1)]
+
+
+@dataclass
+class VolumeSet:
+    images: list[np.ndarray]  # per case (D, S, S) float32
+    labels: list[np.ndarray]  # per case (D, S, S) uint8, internal codes
+    case_ids: list[str]
+    shapes: list[tuple[int, int, int]]  # original (D, H, W) on the registered grid
+    spacing_mm: list[tuple[float, float]]  # in-plane (y, x) spacing after resizing
+
+
+def build_volumes(profile: Profile | None = None, *, modality: str = "flair", registered=None) -> VolumeSet:
+    """Every registered case of the profile's phantom (or ``registered``) as a resized single-modality volume."""
+    profile = profile or get_profile()
+    root = registered if registered is not None else registered_phantom(profile)
+    out = VolumeSet([], [], [], [], [])
+    channel = MODALITIES.index(modality)
+    for case_id in list_cases(root, "brats2021"):
+        case = load_case(root, case_id)
+        images, labels = arrays(case)
+        brain = images[2] > images[2].mean()
+        volume = normalise(images[channel], brain)
+        pairs = [resize_slice(volume[z][None], labels[z], profile.image_size) for z in range(len(volume))]
+        out.images.append(np.stack([p[0][0] for p in pairs]))
+        out.labels.append(np.stack([p[1] for p in pairs]))
+        out.case_ids.append(case_id)
+        out.shapes.append(labels.shape)
+        spacing = np.array(case.images["t2"].GetSpacing())[[1, 0]] * pairs[0][2]
+        out.spacing_mm.append(tuple(float(s) for s in spacing))
+    return out
+
+
+def group(volume: np.ndarray, d: int, neighbours: int, interval: int) -> np.ndarray:
+    """The slice group centred on d: (N_A + 1, S, S)."""
+    return volume[neighbour_indices(d, len(volume), neighbours, interval)]
+
+
+class GroupDataset(Dataset):
+    """Training items: one random slice group per volume per epoch (AFTer-SAM's sampling).
+
+    Items: ``{"image": (N, 1, S, S), "label": (S, S) of the middle slice, "spacing": (2,), "case", "index"}``.
+    The slice d is drawn from the slices that hold brain, with torch's global generator (seeded by the loop).
+    ``transform`` is an optional MONAI dictionary transform applied to the group and its label together
+    (e.g. ``Rand2DElasticd``), with the N slices as channels.
+    """
+
+    def __init__(self, volumes: VolumeSet, cases: list[int], *, neighbours: int, interval: int, transform=None):
+        self.volumes, self.cases = volumes, list(cases)
+        self.neighbours, self.interval, self.transform = neighbours, interval, transform
+        self.brain_slices = [np.flatnonzero(np.abs(volumes.images[c]).mean(axis=(1, 2)) > 0.05) for c in self.cases]
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    def __getitem__(self, item: int) -> dict:
+        c = self.cases[item]
+        candidates = self.brain_slices[item]
+        d = int(candidates[torch.randint(len(candidates), (1,)).item()])
+        sample = {"image": torch.from_numpy(group(self.volumes.images[c], d, self.neighbours, self.interval)),
+                  "label": torch.from_numpy(self.volumes.labels[c][d].astype(np.int64))[None]}
+        if self.transform is not None:
+            sample = self.transform(sample)
+        return {"image": torch.as_tensor(sample["image"]).float()[:, None],
+                "label": torch.as_tensor(sample["label"])[0].round().long(),
+                "spacing": torch.tensor(self.volumes.spacing_mm[c]), "case": self.volumes.case_ids[c], "index": d}
+
+
+class AllGroups(Dataset):
+    """Every slice group of some volumes, in order (evaluation and volume inference)."""
+
+    def __init__(self, volumes: VolumeSet, cases: list[int], *, neighbours: int, interval: int):
+        self.volumes, self.neighbours, self.interval = volumes, neighbours, interval
+        self.items = [(c, d) for c in cases for d in range(len(volumes.images[c]))]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, item: int) -> dict:
+        c, d = self.items[item]
+        return {"image": torch.from_numpy(group(self.volumes.images[c], d, self.neighbours, self.interval))[:, None],
+                "label": torch.from_numpy(self.volumes.labels[c][d].astype(np.int64)),
+                "spacing": torch.tensor(self.volumes.spacing_mm[c]), "case": self.volumes.case_ids[c], "index": d}
+
+
+@torch.no_grad()
+def predict_volume(model: torch.nn.Module, volume: np.ndarray, *, neighbours: int, interval: int,
+                   batch_size: int = 8) -> np.ndarray:
+    """Slide over every slice of ``volume`` (D, S, S) and return the predicted label map (D, S, S)."""
+    model.eval()
+    out = []
+    for start in range(0, len(volume), batch_size):
+        groups = np.stack([group(volume, d, neighbours, interval) for d in range(start, min(start + batch_size,
+                                                                                          len(volume)))])
+        logits = model(torch.from_numpy(groups)[:, :, None])[0]
+        out.append((logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1))
+    return torch.cat(out).numpy().astype(np.uint8)
+
+
+def to_original_grid(labels: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Undo the in-plane pad-and-resize of :func:`build_volumes`: (D, S, S) -> (D, H, W), nearest neighbour."""
+    depth, height, width = shape
+    side = max(height, width)
+    full = F.interpolate(torch.from_numpy(labels.astype(np.float32))[:, None], size=(side, side), mode="nearest")
+    top, left = (side - height) // 2, (side - width) // 2
+    return full[:, 0, top : top + height, left : left + width].numpy().astype(np.uint8)
+
+
+def dice_3d(pred: np.ndarray, true: np.ndarray, classes: tuple[int, ...] = (1, 2, 3)) -> dict[int, float]:
+    """Per-class Dice (%) over a whole volume (both empty: 100)."""
+    scores = {}
+    for k in classes:
+        p, t = pred == k, true == k
+        total = p.sum() + t.sum()
+        scores[k] = 100.0 if total == 0 else float(200.0 * (p & t).sum() / total)
+    return scores

@@ -1,0 +1,91 @@
+"""AFTer-SAM: SAM features of neighbouring slices fused by an axial fusion transformer (chapter 7).
+
+Input: a group of N = N_A + 1 slices (B, N, 1, H, W). Each slice is repeated to SAM's three channels and runs
+through the **frozen** first (depth - L) blocks of SAM's encoder; the last L blocks become axial fusion blocks
+(:class:`~sambook.models.axial.SamAxialBlock`, LoRA on Q/V) that also attend across the N slices; the **middle**
+slice's tokens go through SAM's neck and the prompt-free mask decoder, which is fine-tuned fully (or, as the
+paper's Table 4 alternative, with LoRA on its attention's Q/V projections). Output: logits of the middle slice.
+
+Because nothing before the fusion blocks trains, their output per slice never changes during training:
+:meth:`AfterSAM.frozen_features` computes it, and :class:`sambook.models.feature_cache.FeatureCache` stores it so
+that later epochs skip that work. ``fusion_blocks=0`` is the 2D baseline: the same SAM without fusion.
+"""
+
+from __future__ import annotations
+
+import torch
+from segment_anything.modeling import Sam
+from torch import nn
+
+from sambook.models.axial import AxialFusionBlock, AxialFusionTransformer, SamAxialBlock
+from sambook.models.fusion import Prediction, embed_tokens, freeze, neck
+from sambook.models.lora import LoRALinear
+from sambook.models.prompt_free import PromptFreeDecoder
+
+
+def lora_on_decoder(decoder: nn.Module, rank: int) -> None:
+    """Freeze the mask decoder and put LoRA on the Q and V projections of every attention in its transformer."""
+    freeze(decoder)
+    for module in list(decoder.modules()):
+        if hasattr(module, "q_proj") and hasattr(module, "v_proj"):
+            module.q_proj = LoRALinear(module.q_proj, rank=rank)
+            module.v_proj = LoRALinear(module.v_proj, rank=rank)
+
+
+class AfterSAM(nn.Module):
+    def __init__(self, sam: Sam, *, slices: int, fusion_blocks: int = 6, rank: int = 4, num_classes: int = 4,
+                 fresh: bool = False, heads: int = 8, decoder_lora: bool = False):
+        """
+        Arguments:
+          sam: a SAM (its encoder is frozen here; the last ``fusion_blocks`` blocks become fusion blocks).
+          slices: N = N_A + 1, the slices of a group.
+          fusion_blocks: L (paper: 6); 0 gives the 2D baseline without fusion.
+          rank: LoRA rank on Q/V of the fusion blocks' attentions (and of the decoder with ``decoder_lora``).
+          num_classes: output maps including background (phantom: 4).
+          fresh: instead of reusing SAM's last blocks, add L new, fully trained fusion blocks after the encoder.
+          heads: M, heads of the fresh fusion blocks (SAM-derived blocks keep SAM's heads).
+          decoder_lora: tune the mask decoder with LoRA instead of fully (Table 4).
+        """
+        super().__init__()
+        encoder = freeze(sam.image_encoder)
+        freeze(sam.prompt_encoder)
+        self.encoder, self.slices = encoder, slices
+        depth, dim = len(encoder.blocks), encoder.patch_embed.proj.out_channels
+        grid = encoder.pos_embed.shape[1:3]
+        split = depth if fresh else depth - fusion_blocks
+        self.frozen_blocks = nn.ModuleList(encoder.blocks[:split])
+        if fresh:
+            blocks = [AxialFusionBlock(dim, heads) for _ in range(fusion_blocks)]
+        else:
+            blocks = [SamAxialBlock(block, rank=rank) for block in encoder.blocks[split:]]
+        self.fusion = AxialFusionTransformer(blocks, slices=slices, grid=tuple(grid), dim=dim)
+        if fusion_blocks == 0:
+            self.fusion.pos_embed.requires_grad_(False)  # nothing to fuse: the 2D baseline
+        self.decoder = PromptFreeDecoder(sam.prompt_encoder, sam.mask_decoder, num_classes)
+        if decoder_lora:
+            lora_on_decoder(sam.mask_decoder, rank)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.frozen_blocks.eval()
+        return self
+
+    @torch.no_grad()
+    def frozen_features(self, slices: torch.Tensor) -> torch.Tensor:
+        """Single slices (M, 1, H, W) -> tokens after the frozen blocks (M, h, w, c). No gradient is needed."""
+        tokens = embed_tokens(self.encoder, slices.expand(-1, 3, -1, -1))  # grey -> SAM's three channels
+        for block in self.frozen_blocks:
+            tokens = block(tokens)
+        return tokens
+
+    def head(self, features: torch.Tensor, size: tuple[int, int]) -> Prediction:
+        """Frozen features of groups (B, N, h, w, c) -> prediction for the middle slice (B, K, H, W)."""
+        fused = self.fusion(features)  # (B, N, h, w, c)
+        middle = fused[:, self.slices // 2]  # only the middle slice is kept
+        return Prediction(*self.decoder(neck(self.encoder, middle), size))
+
+    def forward(self, x: torch.Tensor) -> Prediction:
+        """x (B, N, 1, H, W) -> Prediction(logits (B, K, H, W), iou (B, K)) of the middle slice."""
+        b, n, _, h, w = x.shape
+        features = self.frozen_features(x.reshape(b * n, 1, h, w))
+        return self.head(features.reshape(b, n, *features.shape[1:]), (h, w))

@@ -1,0 +1,120 @@
+"""AFTer-SAM: shapes, frozen parts, the middle slice, slice groups at the edges, reassembly, and the cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sambook.data.volumes import (AllGroups, GroupDataset, VolumeSet, dice_3d, neighbour_indices, predict_volume,
+                                  to_original_grid)
+from sambook.models.aftersam import AfterSAM
+from sambook.models.fusion import neck
+from sambook.models.feature_cache import CachedGroups, FeatureCache, FromFeatures
+from sambook.models.sam_core import build_sam
+from sambook.train.loop import fit
+
+
+def _model(slices=3, seed=0, **kw):
+    torch.manual_seed(seed)
+    return AfterSAM(build_sam("mini", image_size=32), slices=slices, fusion_blocks=2, rank=2, num_classes=4, **kw)
+
+
+def test_neighbour_indices_centre_and_edges():
+    assert neighbour_indices(10, 30, 8, 1) == list(range(6, 15))
+    assert neighbour_indices(10, 30, 4, 2) == [6, 8, 10, 12, 14]
+    assert neighbour_indices(0, 30, 4, 1) == [0, 0, 0, 1, 2]  # clamped, no wrap-around
+    assert neighbour_indices(29, 30, 4, 1) == [27, 28, 29, 29, 29]
+    assert neighbour_indices(5, 30, 3, 1) == [4, 5, 6, 7]  # even group: the middle is index N_A // 2
+
+
+@pytest.mark.parametrize("slices", [1, 2, 3, 5])
+@pytest.mark.parametrize("fresh", [False, True])
+def test_shapes(slices, fresh):
+    model = _model(slices, fresh=fresh, heads=4)
+    out = model(torch.randn(2, slices, 1, 32, 32))
+    assert out.logits.shape == (2, 4, 32, 32) and out.iou.shape == (2, 4)
+
+
+def test_frozen_parts_get_no_gradient_and_lora_does():
+    model = _model()
+    out = model(torch.randn(2, 3, 1, 32, 32))
+    (out.logits.mean() + out.iou.mean()).backward()
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            continue
+        assert p.grad is None, name
+    trained = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert any("lora_A" in n for n in trained) and any(n.startswith("decoder.mask_decoder") for n in trained)
+    assert not any(n.startswith("frozen_blocks") and "lora" not in n for n in trained)
+
+
+def test_decoder_lora_option_trains_only_lora_in_the_decoder():
+    model = _model(decoder_lora=True)
+    trained = [n for n, p in model.named_parameters() if p.requires_grad and n.startswith("decoder.")]
+    assert trained and all("lora_" in n for n in trained)
+
+
+def test_the_middle_slice_is_the_one_returned():
+    """With fusion blocks that are the identity, the output is the plain SAM decoding of slice N // 2."""
+    model = _model(slices=3, fresh=True, heads=4).eval()
+    for block in model.fusion.blocks:  # make the fusion blocks the identity
+        for linear in (block.axial_proj, block.slice_proj, block.mlp[2]):
+            torch.nn.init.zeros_(linear.weight)
+            torch.nn.init.zeros_(linear.bias)
+    x = torch.randn(1, 3, 1, 32, 32)
+    single = model.decoder(neck(model.encoder, model.frozen_features(x[:, 1])), (32, 32))[0]
+    with torch.no_grad():
+        torch.testing.assert_close(model(x).logits, single, atol=1e-5, rtol=1e-5)
+
+
+def _volumes(depth=7, size=32, cases=3):
+    rng = np.random.default_rng(0)
+    images = [rng.normal(size=(depth, size, size)).astype(np.float32) for _ in range(cases)]
+    labels = [(rng.random((depth, size, size)) > 0.9).astype(np.uint8) * rng.integers(1, 4) for _ in range(cases)]
+    return VolumeSet(images, labels, [f"c{i}" for i in range(cases)], [(depth, 30, 24)] * cases, [(1.0, 1.0)] * cases)
+
+
+def test_volume_inference_restores_shape_and_orientation():
+    volumes = _volumes()
+    labels = predict_volume(_model(), volumes.images[0], neighbours=2, interval=1, batch_size=3)
+    assert labels.shape == (7, 32, 32)
+    marker = np.zeros((7, 32, 32), dtype=np.uint8)
+    marker[2, 5:9, 20:26] = 3  # an asymmetric block keeps its slice and corner after reassembly
+    back = to_original_grid(marker, (7, 30, 24))
+    assert back.shape == (7, 30, 24)
+    z, y, x = np.nonzero(back)
+    assert set(z) == {2} and y.mean() < 15 and x.mean() > 12
+    assert dice_3d(marker, marker) == {1: 100.0, 2: 100.0, 3: 100.0}
+
+
+def test_group_dataset_items():
+    volumes = _volumes()
+    item = GroupDataset(volumes, [0, 1], neighbours=2, interval=1)[0]
+    assert item["image"].shape == (3, 1, 32, 32) and item["label"].shape == (32, 32)
+    assert len(AllGroups(volumes, [0, 1], neighbours=2, interval=1)) == 14
+
+
+def test_cached_and_uncached_training_give_the_same_losses(tmp_path):
+    volumes = _volumes()
+    plain = _model(seed=1)
+    cached_model = _model(seed=1)
+    groups = GroupDataset(volumes, [0, 1, 2], neighbours=2, interval=1)
+    h1 = fit(plain, groups, None, out=tmp_path / "a", epochs=2, batch_size=2, lr=1e-3, seed=4, progress=False)
+    cache = FeatureCache(cached_model)
+    cached = CachedGroups(GroupDataset(volumes, [0, 1, 2], neighbours=2, interval=1), cache)
+    h2 = fit(FromFeatures(cached_model, 32), cached, None, out=tmp_path / "b", epochs=2, batch_size=2, lr=1e-3,
+             seed=4, progress=False)
+    for a, b in zip(h1, h2):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+    assert 0 < cache.computed <= 3 * 7  # every slice computed at most once
+
+
+def test_cache_refuses_augmented_groups():
+    from monai.transforms import RandFlipd
+
+    volumes = _volumes()
+    groups = GroupDataset(volumes, [0], neighbours=2, interval=1,
+                          transform=RandFlipd(keys=["image", "label"], prob=1.0, spatial_axis=0))
+    with pytest.raises(ValueError, match="without input augmentation"):
+        CachedGroups(groups, FeatureCache(_model()))
