@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "train": ("sambook.train.cli", "train a model from a YAML config", "add_train_arguments", "main_train"),
     "evaluate": ("sambook.train.cli", "Dice and HD95 of a trained run", "add_evaluate_arguments", "main_evaluate"),
     "bench": ("sambook.bench", "training images/s and peak memory of the Table 1 models"),
+    "estimate": ("sambook.estimate.cli", "peak GPU memory and FLOPs of a step, traced on fake tensors"),
+    "bench-attention": ("sambook.estimate.bench", "CPU time of SAM's encoder, stock vs lean attention"),
 }
 
 
