@@ -31,7 +31,8 @@ from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-MODELS = ("sam", "early", "cmaa")
+MODELS = ("sam", "early", "cmaa", "aftersam")
+AFTERSAM_SLICES = 9  # paper: N_A = 8 neighbours, so groups of 9 slices
 CATEGORIES = {  # MemTracker's names -> the book's
     "Parameter": "parameters", "Buffer": "buffers", "Gradient": "gradients", "Optstate": "optimizer_state",
     "Activation": "activations", "Temp": "temporaries", "Other": "other",
@@ -41,7 +42,8 @@ MIB = 2**20
 
 @dataclass(frozen=True)
 class Setting:
-    """One run to estimate. ``slices``: slices per group (AFTer-SAM only)."""
+    """One run to estimate. ``slices``: slices per group, AFTer-SAM only (default 9); ``fusion_blocks`` and
+    ``lora_rank``: AFTer-SAM's L and LoRA rank."""
 
     model: str
     backbone: str = "vit_b"
@@ -55,6 +57,8 @@ class Setting:
     num_classes: int = 1
     adapter_blocks: int = 6
     modality: str = "flair"
+    fusion_blocks: int = 6
+    lora_rank: int = 4
 
 
 @dataclass
@@ -133,15 +137,37 @@ def build(setting: Setting) -> nn.Module:
 
     if setting.model not in MODELS:
         raise ValueError(f"unknown model {setting.model!r}; choose one of {MODELS}")
+    if setting.model == "aftersam":
+        from sambook.models.aftersam import AfterSAM
+        from sambook.models.sam_core import build_sam
+
+        sam = build_sam(setting.backbone, image_size=setting.size, num_mask_tokens=max(4, setting.num_classes),
+                        attention=setting.attention, checkpointing=setting.checkpointing)
+        return AfterSAM(sam, slices=setting.slices or AFTERSAM_SLICES, fusion_blocks=setting.fusion_blocks,
+                        rank=setting.lora_rank, num_classes=setting.num_classes)
     return build_model(setting.model, backbone=setting.backbone, image_size=setting.size,
                        num_classes=setting.num_classes, checkpoint=None, adapter_blocks=setting.adapter_blocks,
                        modality=setting.modality, attention=setting.attention, checkpointing=setting.checkpointing)
 
 
+def _adopt(model: nn.Module, mode: FakeTensorMode) -> nn.Module:
+    """Give ``mode`` every parameter and buffer that ``copy.deepcopy`` moved to a fresh fake mode (AFTer-SAM
+    copies SAM's weights into its axial attention); values do not matter here, only shapes and dtypes."""
+    for module in model.modules():
+        for table in (module._parameters, module._buffers):
+            for name, tensor in table.items():
+                if tensor is not None and getattr(tensor, "fake_mode", mode) is not mode:
+                    fresh = torch.empty(tensor.shape, dtype=tensor.dtype)
+                    table[name] = nn.Parameter(fresh, tensor.requires_grad) if table is module._parameters else fresh
+    return model
+
+
 def _inputs(setting: Setting, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """A batch as the data loader gives it: images (B, 4, S, S) and labels (B, S, S)."""
+    """A batch as the data loader gives it: images (B, 4, S, S) or slice groups (B, N, 1, S, S) for AFTer-SAM,
+    and labels (B, S, S)."""
     B, S = setting.batch, setting.size
-    return torch.randn(B, 4, S, S, dtype=dtype), torch.zeros(B, S, S, dtype=torch.long)
+    shape = (B, setting.slices or AFTERSAM_SLICES, 1, S, S) if setting.model == "aftersam" else (B, 4, S, S)
+    return torch.randn(*shape, dtype=dtype), torch.zeros(B, S, S, dtype=torch.long)
 
 
 @contextlib.contextmanager
@@ -163,9 +189,9 @@ def estimate(setting: Setting) -> Estimate:
     dtype = DTYPES[setting.dtype]
     # Inference converts the weights (as segment-anything-fast does); training keeps fp32 weights + autocast.
     weight_dtype = dtype if setting.inference else torch.float32
-    with FakeTensorMode(), torch.device("cpu"):
+    with FakeTensorMode() as mode, torch.device("cpu"):
         with _default_dtype(weight_dtype):
-            model = build(setting)
+            model = _adopt(build(setting), mode)
         images, labels = _inputs(setting, weight_dtype)
         tracker, flops = _Tracker(), FlopCounterMode(display=False)
         autocast = torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32)
