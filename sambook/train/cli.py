@@ -35,7 +35,7 @@ def datasets(cfg: TrainConfig) -> dict:
 def model_for(cfg: TrainConfig, verbose: bool = False) -> torch.nn.Module:
     return build_model(cfg.model, backbone=cfg.backbone, image_size=cfg.image_size, num_classes=cfg.num_classes,
                        checkpoint=cfg.checkpoint, adapter_blocks=cfg.adapter_blocks, modality=cfg.modality,
-                       verbose=verbose)
+                       attention=cfg.attention, checkpointing=cfg.checkpointing, verbose=verbose)
 
 
 def classes_of(cfg: TrainConfig) -> tuple[int, ...]:

@@ -35,6 +35,9 @@ class TrainConfig:
     dtype: str = "auto"  # auto (bf16/fp16 autocast on GPU, fp32 on CPU) | fp32
     seed: int | None = None
     num_workers: int = 0
+    attention: str = "stock"  # stock | lean (sambook.models.lean_attention; same weights, no N x N matrix)
+    checkpointing: bool = False  # recompute SAM encoder blocks in the backward pass (sambook.models.checkpointing)
+    estimate: dict | None = None  # informational: `python -m sambook estimate` figures (configs/gpu/); not read
 
     def resolved(self, profile: Profile | None = None) -> "TrainConfig":
         """A copy with every profile-dependent field filled in."""
