@@ -190,3 +190,12 @@ def test_resolve_checkpoint_without_files(monkeypatch, tmp_path):
     (tmp_path / "ck" / "sam_vit_b_01ec64.pth").write_bytes(b"")
     path, text = ckpt.resolve_checkpoint("vit_b")
     assert path == tmp_path / "ck" / "sam_vit_b_01ec64.pth" and "official" in text
+
+
+def test_more_mask_tokens_keep_the_shared_rows_and_report_the_new_hypernetwork(saved_mini):
+    sam, path = saved_mini
+    wider = build_sam("mini", image_size=128, num_mask_tokens=5)
+    report = ckpt.load_into(wider, path)
+    assert "mask_decoder.mask_tokens.weight" in report.resized
+    assert any(k.startswith("mask_decoder.output_hypernetworks_mlps.4.") for k in report.missing)
+    torch.testing.assert_close(wider.mask_decoder.mask_tokens.weight[:4], sam.mask_decoder.mask_tokens.weight)

@@ -26,6 +26,8 @@ from sambook.paths import data_root
 
 ENV_VAR = "SAMBOOK_CHECKPOINTS"
 MINI_CHECKPOINT = "sam_mini_phantom.pth"
+# Decoder tensors with one row per mask token: a decoder with another number of tokens keeps the rows it shares.
+PER_MASK_TOKEN = ("mask_tokens.weight", "iou_prediction_head.layers.2.weight", "iou_prediction_head.layers.2.bias")
 
 
 @dataclass(frozen=True)
@@ -171,14 +173,8 @@ def adapt_state_dict(state: dict[str, torch.Tensor], model: torch.nn.Module,
         elif key.endswith(("rel_pos_h", "rel_pos_w")) and value.shape[1:] == want[1:]:
             adapted[key] = resize_rel_pos(value, want[0])
             report.resized.append(key)
-        elif key.endswith("mask_tokens.weight") and value.shape[1:] == want[1:]:
-            rows = min(value.shape[0], want[0])  # keep the first tokens; extra ones start fresh
-            merged = target[key].clone()
-            merged[:rows] = value[:rows]
-            adapted[key] = merged
-            report.resized.append(key)
-        elif key.endswith(("iou_prediction_head.layers.2.weight", "iou_prediction_head.layers.2.bias")):
-            rows = min(value.shape[0], want[0])
+        elif key.endswith(PER_MASK_TOKEN) and value.shape[1:] == want[1:]:
+            rows = min(value.shape[0], want[0])  # keep the first tokens' rows; extra tokens start fresh
             merged = target[key].clone()
             merged[:rows] = value[:rows]
             adapted[key] = merged
