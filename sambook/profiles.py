@@ -42,6 +42,11 @@ class Profile:
     fusion_heads: int  # M (paper: 8)
     lora_rank: int
     volume_epochs: int  # paper: 550
+    # Chapter 8 — fake-tensor estimates (sambook.estimate): backbone, large inference size, training size and batch.
+    estimate_backbone: str = "vit_b"
+    estimate_size: int = 1024
+    estimate_train_size: int = 256
+    estimate_batch: int = 24
     seed: int = 0
 
 
@@ -63,6 +68,10 @@ PROFILES: dict[str, Profile] = {
         fusion_heads=2,
         lora_rank=2,
         volume_epochs=1,
+        estimate_backbone="mini",
+        estimate_size=128,
+        estimate_train_size=64,
+        estimate_batch=4,
     ),
     "cpu": Profile(
         name="cpu",
@@ -81,6 +90,10 @@ PROFILES: dict[str, Profile] = {
         fusion_heads=4,
         lora_rank=4,
         volume_epochs=40,
+        estimate_backbone="vit_b",
+        estimate_size=1024,
+        estimate_train_size=256,
+        estimate_batch=24,
     ),
     "gpu": Profile(
         name="gpu",
@@ -99,6 +112,10 @@ PROFILES: dict[str, Profile] = {
         fusion_heads=8,
         lora_rank=4,
         volume_epochs=550,
+        estimate_backbone="vit_b",
+        estimate_size=1024,
+        estimate_train_size=256,
+        estimate_batch=24,
     ),
 }
 
