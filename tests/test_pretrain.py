@@ -1,0 +1,74 @@
+"""Pretraining: the loop lowers the pretext loss, the checkpoint loads like an official one, its provenance
+matches it, and no pretraining case can appear downstream."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sambook.data.phantom import case_seed
+from sambook.models.checkpoint import MINI_CHECKPOINT, load_into, sha256_of
+from sambook.models.sam_core import build_sam
+from sambook.pretrain import PRETRAIN_SEED, load_config, pretrain
+from sambook.profiles import PROFILES
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pretrain")
+    import os
+
+    old = os.environ.get("SAMBOOK_DATA")
+    os.environ["SAMBOOK_DATA"] = str(out / "data")
+    try:
+        provenance = pretrain(load_config("configs/pretrain_ci.yaml"), out, progress=False)
+    finally:
+        if old is None:
+            os.environ.pop("SAMBOOK_DATA")
+        else:
+            os.environ["SAMBOOK_DATA"] = old
+    return out, provenance
+
+
+def test_pretext_loss_goes_down(pretrained):
+    _, provenance = pretrained
+    losses = [row["train_loss"] for row in provenance["history"]]
+    assert min(losses[1:]) < losses[0]
+
+
+def test_checkpoint_loads_through_the_official_path(pretrained):
+    out, _ = pretrained
+    report = load_into(build_sam("mini", image_size=64), out / MINI_CHECKPOINT, strict_keys=True)
+    assert not report.missing and not report.unexpected
+    assert "image_encoder.pos_embed" in report.resized  # trained at 32 px, loaded at 64 px
+
+
+def test_provenance_matches_the_checkpoint(pretrained):
+    out, provenance = pretrained
+    assert provenance["sha256"] == sha256_of(out / MINI_CHECKPOINT)
+    assert json.loads((out / "sam_mini_phantom.json").read_text())["sha256"] == provenance["sha256"]
+    assert provenance["with_tumour"] is False and provenance["config"]["epochs"] == len(provenance["history"])
+
+
+def test_pretraining_cases_are_disjoint_from_downstream_cases(pretrained):
+    _, provenance = pretrained
+    downstream_ids = {f"phantom_s{p.seed}_{i:03d}" for p in PROFILES.values() for i in range(p.phantom_cases)}
+    assert not set(provenance["pretraining_cases"]) & downstream_ids
+    pretrain_seeds = {case_seed(PRETRAIN_SEED, i) for i in range(64)}
+    downstream_seeds = {case_seed(p.seed, i) for p in PROFILES.values() for i in range(p.phantom_cases)}
+    assert not pretrain_seeds & downstream_seeds
+
+
+def test_committed_checkpoint_matches_its_provenance():
+    from sambook.paths import REPO_ROOT
+
+    path = REPO_ROOT / "data" / "checkpoints" / MINI_CHECKPOINT
+    if not path.is_file():
+        pytest.skip("no committed mini checkpoint")
+    provenance = json.loads(path.with_suffix(".json").read_text())
+    assert sha256_of(path) == provenance["sha256"] and provenance["with_tumour"] is False
+    state = torch.load(path, weights_only=True)
+    assert np.isfinite(sum(float(v.float().abs().sum()) for v in state.values()))
