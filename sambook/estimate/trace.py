@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import warnings
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch._subclasses.fake_tensor import FakeTensorMode
-from torch.distributed._tools.mem_tracker import MemTracker, _MemRefType
+from torch.distributed._tools.mem_tracker import _TOTAL_KEY, MemTracker, _MemRefType
 from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -110,7 +111,14 @@ def traced_loss(prediction, labels: torch.Tensor) -> torch.Tensor:
 
 
 class _Tracker(MemTracker):
-    """``MemTracker`` that hooks gradients only of parameters that get one (SAM's encoder is frozen)."""
+    """``MemTracker`` that hooks gradients only of parameters that get one (SAM's encoder is frozen), and keeps
+    the per-device peak only (not every module's, which costs a loop over all modules per operation)."""
+
+    def _update_peak_stats(self, peak_state) -> None:
+        for device, snap in self._curr_mem_snap.items():
+            if self._peak_mem.get(device, 0) < snap[_TOTAL_KEY]:
+                self._peak_mem[device] = snap[_TOTAL_KEY]
+                self._peak_mem_snap[device] = dict(snap)
 
     def _track_module_params_and_buffers(self, module: nn.Module, install_grad_hooks: bool = True):
         memory = super()._track_module_params_and_buffers(module, install_grad_hooks=False)
@@ -143,8 +151,10 @@ def build(setting: Setting) -> nn.Module:
 
         sam = build_sam(setting.backbone, image_size=setting.size, num_mask_tokens=max(4, setting.num_classes),
                         attention=setting.attention, checkpointing=setting.checkpointing)
-        return AfterSAM(sam, slices=setting.slices or AFTERSAM_SLICES, fusion_blocks=setting.fusion_blocks,
-                        rank=setting.lora_rank, num_classes=setting.num_classes)
+        with warnings.catch_warnings():  # its deep copies of fake weights warn about data pointers: see _adopt
+            warnings.simplefilter("ignore", UserWarning)
+            return AfterSAM(sam, slices=setting.slices or AFTERSAM_SLICES, fusion_blocks=setting.fusion_blocks,
+                            rank=setting.lora_rank, num_classes=setting.num_classes)
     return build_model(setting.model, backbone=setting.backbone, image_size=setting.size,
                        num_classes=setting.num_classes, checkpoint=None, adapter_blocks=setting.adapter_blocks,
                        modality=setting.modality, attention=setting.attention, checkpointing=setting.checkpointing)
