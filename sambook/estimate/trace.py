@@ -203,13 +203,14 @@ def estimate(setting: Setting) -> Estimate:
         with _default_dtype(weight_dtype):
             model = _adopt(build(setting), mode)
         images, labels = _inputs(setting, weight_dtype)
-        tracker, flops = _Tracker(), FlopCounterMode(display=False)
         autocast = torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32)
         if setting.inference:
             model.eval()
-            tracker.track_external(model)
-            with tracker, flops, torch.no_grad(), autocast:
-                model(images)
+            external = (model,)
+
+            def step() -> None:
+                with torch.no_grad(), autocast:
+                    model(images)
         else:
             model.train()
             trainable = [p for p in model.parameters() if p.requires_grad]
@@ -217,13 +218,23 @@ def estimate(setting: Setting) -> Estimate:
             for p in trainable:  # a step after the first: AdamW's moments already exist (as _init_group makes them)
                 optimizer.state[p] = {"step": torch.tensor(1.0), "exp_avg": torch.zeros_like(p),
                                       "exp_avg_sq": torch.zeros_like(p)}
-            tracker.track_external(model, optimizer)
-            with tracker, flops:
+            external = (model, optimizer)
+
+            def step() -> None:
                 with autocast:
                     loss = traced_loss(model(images), labels)
                 loss.backward()
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
+        # Two passes: FlopCounterMode's module hooks keep checkpointed activations alive, so it must not watch the
+        # memory trace.
+        tracker = _Tracker()
+        tracker.track_external(*external)
+        with tracker:
+            step()
+        flops = FlopCounterMode(display=False)
+        with flops:
+            step()
         snapshot = tracker.get_tracker_snapshot("peak")
     device = next(iter(snapshot))
     peak = snapshot[device]
