@@ -2,6 +2,8 @@
 PYTHON ?= python
 # Profile of the rendered book (ci | cpu | gpu); `make test` always runs the tiny `ci` profile.
 BOOK_PROFILE ?= cpu
+# jupyter-book through this Python (its console script may not be on PATH right after installing it).
+JUPYTER_BOOK = $(PYTHON) -c 'import sys; from jupyter_book.cli.main import main; sys.exit(main())'
 
 .PHONY: install data book test unit notebooks clean
 
@@ -12,7 +14,7 @@ data: install
 	SAMBOOK_PROFILE=$(BOOK_PROFILE) $(PYTHON) -m sambook phantom
 
 book: data
-	SAMBOOK_PROFILE=$(BOOK_PROFILE) jupyter-book build . --warningiserror --path-output .
+	SAMBOOK_PROFILE=$(BOOK_PROFILE) $(JUPYTER_BOOK) build . --warningiserror --path-output .
 	@echo "Book written to _build/html/index.html (profile $(BOOK_PROFILE))"
 
 unit:
