@@ -87,26 +87,26 @@ def test_unreadable_file(brats_dir):
         loaders.load_brats(brats_dir)
 
 
-def test_nan_voxels(brats_dir):
-    path = brats_dir / f"{brats_dir.name}_t1ce.nii.gz"
+def _set_voxels(path, index, value) -> None:
+    """Rewrite a NIfTI file with ``array[index] = value``, geometry kept."""
     image = sitk.ReadImage(str(path))
     array = sitk.GetArrayFromImage(image)
-    array[0, 0, :3] = np.nan
+    array[index] = value
     bad = sitk.GetImageFromArray(array)
     bad.CopyInformation(image)
     sitk.WriteImage(bad, str(path))
+
+
+def test_nan_voxels(brats_dir):
+    path = brats_dir / f"{brats_dir.name}_t1ce.nii.gz"
+    _set_voxels(path, (0, 0, slice(0, 3)), np.nan)
     with pytest.raises(DataError, match=r"_t1ce\.nii\.gz: 3 NaN/Inf voxels"):
         loaders.load_brats(brats_dir)
 
 
 def test_unknown_label_values(brats_dir):
     path = brats_dir / f"{brats_dir.name}_seg.nii.gz"
-    seg = sitk.ReadImage(str(path))
-    array = sitk.GetArrayFromImage(seg)
-    array[0, 0, 0] = 3  # 3 does not exist in BraTS 2021
-    bad = sitk.GetImageFromArray(array)
-    bad.CopyInformation(seg)
-    sitk.WriteImage(bad, str(path))
+    _set_voxels(path, (0, 0, 0), 3)  # 3 does not exist in BraTS 2021
     with pytest.raises(DataError, match=r"_seg\.nii\.gz: unknown label values \[3\]"):
         loaders.load_brats(brats_dir)
 
