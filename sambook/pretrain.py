@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 import torch
-import torch.nn.functional as F
 import yaml
 from torch import nn
 from torch.utils.data import Dataset
@@ -33,7 +32,7 @@ from sambook.atomic import atomic_path
 from sambook.data.grids import arrays, to_t2_grid
 from sambook.data.loaders import load_case
 from sambook.data.phantom import generate
-from sambook.data.slices import normalise
+from sambook.data.slices import normalise, resize_slice
 from sambook.losses import SegmentationLoss
 from sambook.models.checkpoint import MINI_CHECKPOINT, sha256_of
 from sambook.models.fusion import Prediction
@@ -115,12 +114,8 @@ class TissueSlices(Dataset):
         brain_slices = np.flatnonzero((tissue > 0).mean(axis=(1, 2)) > 0.05)
         z = int(brain_slices[torch.randint(len(brain_slices), (1,), generator=g)])
         m = int(torch.randint(4, (1,), generator=g))
-        image, label = torch.from_numpy(self.images[c][m, z])[None], torch.from_numpy(tissue[z].astype(np.int64))
-        side = max(image.shape[-2:])
-        pad = (0, side - image.shape[-1], 0, side - image.shape[-2])
-        image = F.interpolate(F.pad(image, pad)[None], size=(self.size,) * 2, mode="bilinear")[0]
-        label = F.interpolate(F.pad(label, pad)[None, None].float(), size=(self.size,) * 2, mode="nearest")[0, 0]
-        image, label = augment(image, label.long(), g)
+        image, label, _ = resize_slice(self.images[c][m, z][None], tissue[z], self.size)  # as downstream slices
+        image, label = augment(torch.from_numpy(image), torch.from_numpy(label.astype(np.int64)), g)
         return {"image": image.float(), "label": label, "spacing": torch.ones(2)}
 
 
