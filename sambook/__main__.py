@@ -16,10 +16,12 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "register": ("sambook.registration.batch", "register T1, T1ce and FLAIR rigidly to T2 for every case"),
     "params": ("sambook.params", "count parameters as in the CMAA paper's Table 3"),
     "train": ("sambook.train.cli", "train a model from a YAML config", "add_train_arguments", "main_train"),
-    "evaluate": ("sambook.train.cli", "Dice and HD95 of a trained run", "add_evaluate_arguments", "main_evaluate"),
-    "pretrain": ("sambook.pretrain", "pretrain the book's mini SAM on phantom tissue classes (no tumours)"),
+    "evaluate": ("sambook.train.cli", "Dice and HD95 (3D Dice for AFTer-SAM) of a trained run",
+                 "add_evaluate_arguments", "main_evaluate"),
+    "pretrain": ("sambook.pretrain", "pretrain the book's mini SAM on phantom tissue classes and synthetic anomalies"),
     "bench": ("sambook.bench", "training images/s and peak memory of the Table 1 models"),
     "estimate": ("sambook.estimate.cli", "peak GPU memory and FLOPs of a step, traced on fake tensors"),
+    "bench-cache": ("sambook.bench_cache", "AFTer-SAM epoch time with and without the frozen-feature cache"),
     "bench-attention": ("sambook.estimate.bench", "CPU time of SAM's encoder, stock vs lean attention"),
 }
 

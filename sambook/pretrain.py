@@ -24,12 +24,14 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 import torch
+import torch.nn.functional as F
 import yaml
 from torch import nn
 from torch.utils.data import Dataset
 
 from sambook.atomic import atomic_path
 from sambook.data.grids import arrays, to_t2_grid
+from sambook.data.labels import TISSUE_NAMES
 from sambook.data.loaders import load_case
 from sambook.data.phantom import generate
 from sambook.data.slices import normalise, resize_slice
@@ -40,6 +42,10 @@ from sambook.models.prompt_free import PromptFreeDecoder
 from sambook.models.sam_core import build_sam
 from sambook.paths import data_root
 from sambook.train.loop import fit, seed_everything
+
+#: The pretext's classes: the phantom's tissue classes (0-3) and synthetic anomalies (4).
+PRETEXT_CLASSES = (*TISSUE_NAMES, "anomaly")
+ANOMALY = 4
 
 #: Seed of the pretraining phantom. Downstream datasets use the profiles' seed (0): other case seeds, other ids.
 PRETRAIN_SEED = 1_000_003
@@ -80,16 +86,56 @@ def pretext_volumes(cfg: PretrainConfig) -> tuple[list[np.ndarray], list[np.ndar
     return images, tissues, [f.name for f in folders]
 
 
+def smooth_noise(size: int, cells: int, g: torch.Generator) -> torch.Tensor:
+    """Low-frequency noise (size, size) in about [-1, 1]: a random ``cells`` x ``cells`` grid, upsampled bicubically."""
+    grid = torch.rand(1, 1, cells, cells, generator=g) * 2 - 1
+    return F.interpolate(grid, size=(size, size), mode="bicubic", align_corners=False)[0, 0]
+
+
+def add_anomalies(image: torch.Tensor, label: torch.Tensor, g: torch.Generator, *, probability: float = 0.7,
+                  max_count: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Paste 1 to ``max_count`` synthetic anomalies into the brain of one slice, with ``probability``; label them
+    :data:`ANOMALY`.
+
+    An anomaly is a blob of random size (3-15 % of the slice side), elongation, orientation and ragged border, whose
+    intensity moves 0.8-3 z-units up or down from the tissue it replaces, with its own texture and a soft edge. No
+    tumour model and no tumour label is involved: SAM learns "segment any object"; this pretext adds "segment any
+    region that is no brain tissue". Returns new tensors; the inputs are untouched.
+    """
+    image, label = image.clone(), label.clone()
+    size = label.shape[-1]
+    brain = label > 0
+    inside_brain = brain.nonzero()
+    if torch.rand(1, generator=g) > probability or len(inside_brain) < 50:
+        return image, label
+    yy, xx = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
+                            indexing="ij")
+    for _ in range(int(torch.randint(1, max_count + 1, (1,), generator=g))):
+        cy, cx = inside_brain[torch.randint(len(inside_brain), (1,), generator=g)][0].float()
+        r = torch.rand(5, generator=g)
+        radius = size * (0.03 + 0.12 * r[0])
+        a, b = radius, radius * (0.5 + 0.5 * r[1])  # semi-axes
+        angle = torch.pi * r[2]
+        u = (xx - cx) * torch.cos(angle) + (yy - cy) * torch.sin(angle)
+        v = -(xx - cx) * torch.sin(angle) + (yy - cy) * torch.cos(angle)
+        distance = torch.sqrt((u / a) ** 2 + (v / b) ** 2) + 0.35 * smooth_noise(size, 8, g)  # < 1 inside
+        alpha = torch.sigmoid((1 - distance) * (6 + 14 * r[3])) * brain  # soft edge, clipped to the brain
+        sign = 1.0 if torch.rand(1, generator=g) < 0.5 else -1.0
+        level = image[0, int(cy), int(cx)] + sign * (0.8 + 2.2 * r[4])
+        texture = 0.3 * smooth_noise(size, 16, g)
+        image[0] = image[0] * (1 - alpha) + alpha * (level + texture)
+        label[(distance < 1) & brain] = ANOMALY
+    return image, label
+
+
 def augment(image: torch.Tensor, label: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Strong, label-preserving augmentation of one slice (1, S, S): contrast, gamma-like warp, inversion, noise,
-    flips and 90-degree rotations."""
-    r = torch.rand(6, generator=g)
-    image = image * (0.6 + 0.8 * r[0]) + (r[1] - 0.5)  # contrast and brightness
-    if r[2] < 0.3:
-        image = -image  # inverted contrast: the encoder must not rely on one modality's polarity
-    image = torch.sign(image) * image.abs() ** (0.7 + 0.6 * r[3])  # monotone intensity warp
-    image = image + 0.1 * r[4] * torch.randn(image.shape, generator=g)
-    k = int(r[5] * 4)
+    """Label-preserving augmentation of one slice (1, S, S): contrast and brightness, a monotone intensity warp,
+    noise, flips and 90-degree rotations. Polarity is kept: which way a region differs is information."""
+    r = torch.rand(5, generator=g)
+    image = image * (0.7 + 0.6 * r[0]) + 0.6 * (r[1] - 0.5)  # contrast and brightness
+    image = torch.sign(image) * image.abs() ** (0.8 + 0.4 * r[2])  # monotone intensity warp
+    image = image + 0.15 * r[3] * torch.randn(image.shape, generator=g)
+    k = int(r[4] * 4)
     image, label = torch.rot90(image, k, (-2, -1)), torch.rot90(label, k, (-2, -1))
     if torch.rand(1, generator=g) < 0.5:
         image, label = image.flip(-1), label.flip(-1)
@@ -115,19 +161,20 @@ class TissueSlices(Dataset):
         z = int(brain_slices[torch.randint(len(brain_slices), (1,), generator=g)])
         m = int(torch.randint(4, (1,), generator=g))
         image, label, _ = resize_slice(self.images[c][m, z][None], tissue[z], self.size)  # as downstream slices
-        image, label = augment(torch.from_numpy(image), torch.from_numpy(label.astype(np.int64)), g)
+        image, label = add_anomalies(torch.from_numpy(image), torch.from_numpy(label.astype(np.int64)), g)
+        image, label = augment(image, label, g)
         return {"image": image.float(), "label": label, "spacing": torch.ones(2)}
 
 
 class PretrainSAM(nn.Module):
-    """The whole mini SAM, trained end to end on tissue classes: grey slice (B, 1, H, W) -> 4 class logits."""
+    """The whole mini SAM, trained end to end on the pretext classes: grey slice (B, 1, H, W) -> 5 class logits."""
 
     def __init__(self, image_size: int):
         super().__init__()
-        self.sam = build_sam("mini", image_size=image_size)
+        self.sam = build_sam("mini", image_size=image_size, num_mask_tokens=len(PRETEXT_CLASSES))
         for p in self.sam.prompt_encoder.parameters():
             p.requires_grad_(False)
-        self.decoder = PromptFreeDecoder(self.sam.prompt_encoder, self.sam.mask_decoder, num_classes=4)
+        self.decoder = PromptFreeDecoder(self.sam.prompt_encoder, self.sam.mask_decoder, num_classes=len(PRETEXT_CLASSES))
 
     def forward(self, x: torch.Tensor) -> Prediction:
         embeddings = self.sam.image_encoder(x.expand(-1, 3, -1, -1))

@@ -118,3 +118,10 @@ def test_cache_refuses_augmented_groups():
                           transform=RandFlipd(keys=["image", "label"], prob=1.0, spatial_axis=0))
     with pytest.raises(ValueError, match="without input augmentation"):
         CachedGroups(groups, FeatureCache(_model()))
+
+
+def test_several_groups_per_volume():
+    volumes = _volumes()
+    groups = GroupDataset(volumes, [0, 2], neighbours=2, interval=1, groups_per_volume=3)
+    assert len(groups) == 6 and [groups.case_of(i) for i in range(6)] == [0, 2, 0, 2, 0, 2]
+    assert groups[5]["case"] == volumes.case_ids[2]

@@ -117,3 +117,65 @@ def test_train_and_evaluate_commands(tmp_path, monkeypatch, capsys):
     assert main(["evaluate", str(tmp_path / "run")]) == 0
     printed = capsys.readouterr().out
     assert f"Dice {history[-1]['test_dice']:.1f} %" in printed  # evaluate rebuilds exactly the trained model
+
+
+def test_optimizers_and_the_step_schedule():
+    from sambook.train.loop import make_optimizer, make_scheduler
+
+    params = [nn.Parameter(torch.zeros(2))]
+    assert isinstance(make_optimizer(params, name="adam", lr=1e-4, weight_decay=1e-4, betas=(0.9, 0.99)),
+                      torch.optim.Adam)
+    optimizer = make_optimizer(params, name="adamw", lr=1e-4, weight_decay=0.0, betas=(0.9, 0.999))
+    assert isinstance(optimizer, torch.optim.AdamW)
+    scheduler = make_scheduler(optimizer, epochs=10, lr=1e-4, schedule={"final_epochs": 3, "final_lr": 1e-5})
+    rates = []
+    for _ in range(10):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[:7] == pytest.approx([1e-4] * 7) and rates[7:] == pytest.approx([1e-5] * 3)
+    with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
+        make_optimizer(params, name="sgd", lr=1.0, weight_decay=0.0, betas=(0.9, 0.999))
+    with pytest.raises(ValueError, match="unknown schedule keys"):
+        make_scheduler(optimizer, epochs=3, lr=1.0, schedule={"milestones": [1]})
+
+
+def test_aftersam_config_takes_the_profile_and_refuses_contradictions(tmp_path):
+    from sambook.profiles import PROFILES
+
+    cfg = load_config("configs/aftersam.yaml").resolved(PROFILES["cpu"])
+    cpu = PROFILES["cpu"]
+    assert (cfg.neighbours, cfg.fusion_blocks, cfg.lora_rank, cfg.epochs) == (cpu.neighbours, cpu.fusion_blocks,
+                                                                             cpu.lora_rank, cpu.volume_epochs)
+    paper = load_config("configs/gpu/aftersam.yaml").resolved(PROFILES["ci"])
+    assert (paper.optimizer, paper.lr, paper.schedule) == ("adam", 1e-4, {"final_epochs": 50, "final_lr": 1e-5})
+    both = tmp_path / "both.yaml"
+    both.write_text("model: aftersam\ncache: true\n")  # elastic defaults to true
+    with pytest.raises(ValueError, match=r"both\.yaml: the feature cache is exact only without input augmentation"):
+        load_config(both)
+    no_dir = tmp_path / "nodir.yaml"
+    no_dir.write_text("model: aftersam\ndataset: segthor\n")
+    with pytest.raises(ValueError, match=r"nodir\.yaml: dataset segthor needs data_dir"):
+        load_config(no_dir)
+
+
+def test_train_and_evaluate_aftersam_commands(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SAMBOOK_PROFILE", "ci")
+    from sambook.__main__ import main
+
+    assert main(["train", "configs/aftersam.yaml", "--out", str(tmp_path / "run")]) == 0
+    scores = json.loads((tmp_path / "run" / "volume_scores.json").read_text())
+    assert set(scores["mean_per_class"]) == {"1", "2", "3"} and len(scores["per_case"]) >= 1
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run")]) == 0  # rebuilds the trained model: the same scores
+    assert f"mean {scores['mean']:.1f} %" in capsys.readouterr().out
+
+
+def test_bench_cache_losses_agree(monkeypatch):
+    monkeypatch.setenv("SAMBOOK_PROFILE", "ci")
+    from sambook.bench_cache import cache_speedup
+    from sambook.profiles import PROFILES
+
+    result = cache_speedup(load_config("configs/aftersam.yaml").resolved(PROFILES["ci"]), epochs=2)
+    assert result["max_loss_difference"] < 1e-4
+    assert len(result["cached"]["seconds"]) == 2 and result["cached"]["slices_encoded"] > 0

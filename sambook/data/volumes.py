@@ -70,7 +70,8 @@ def group(volume: np.ndarray, d: int, neighbours: int, interval: int) -> np.ndar
 
 
 class GroupDataset(Dataset):
-    """Training items: one random slice group per volume per epoch (AFTer-SAM's sampling).
+    """Training items: one random slice group per volume per epoch (AFTer-SAM's sampling), or
+    ``groups_per_volume`` of them (more steps per epoch for small datasets).
 
     Items: ``{"image": (N, 1, S, S), "label": (S, S) of the middle slice, "spacing": (2,), "case", "index"}``.
     The slice d is drawn from the slices that hold brain, with torch's global generator (seeded by the loop).
@@ -78,17 +79,22 @@ class GroupDataset(Dataset):
     (e.g. ``Rand2DElasticd``), with the N slices as channels.
     """
 
-    def __init__(self, volumes: VolumeSet, cases: list[int], *, neighbours: int, interval: int, transform=None):
-        self.volumes, self.cases = volumes, list(cases)
+    def __init__(self, volumes: VolumeSet, cases: list[int], *, neighbours: int, interval: int, transform=None,
+                 groups_per_volume: int = 1):
+        self.volumes, self.cases, self.groups_per_volume = volumes, list(cases), groups_per_volume
         self.neighbours, self.interval, self.transform = neighbours, interval, transform
         self.brain_slices = [np.flatnonzero(np.abs(volumes.images[c]).mean(axis=(1, 2)) > 0.05) for c in self.cases]
 
     def __len__(self) -> int:
-        return len(self.cases)
+        return len(self.cases) * self.groups_per_volume
+
+    def case_of(self, item: int) -> int:
+        """The volume (index into ``volumes``) that item ``item`` draws from."""
+        return self.cases[item % len(self.cases)]
 
     def __getitem__(self, item: int) -> dict:
-        c = self.cases[item]
-        candidates = self.brain_slices[item]
+        c = self.case_of(item)
+        candidates = self.brain_slices[item % len(self.cases)]
         d = int(candidates[torch.randint(len(candidates), (1,)).item()])
         sample = {"image": torch.from_numpy(group(self.volumes.images[c], d, self.neighbours, self.interval)),
                   "label": torch.from_numpy(self.volumes.labels[c][d].astype(np.int64))[None]}

@@ -64,7 +64,7 @@ class CachedGroups(Dataset):
 
     def __getitem__(self, item: int) -> dict:
         sample = self.groups[item]
-        c = self.groups.cases[item]
+        c = self.groups.case_of(item)
         volume = self.groups.volumes.images[c]
         indices = neighbour_indices(sample["index"], len(volume), self.groups.neighbours, self.groups.interval)
         sample["image"] = self.cache.features(sample["case"], volume, indices)

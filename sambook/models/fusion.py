@@ -42,6 +42,15 @@ def freeze(module: nn.Module) -> nn.Module:
     return module
 
 
+def grey_stem(in_channels: int) -> nn.Conv2d:
+    """A trainable 1x1 convolution ``in_channels -> 3`` that starts as a grey image: the mean of its inputs in all
+    three RGB channels, which is how a grey slice reaches SAM (and how the book's mini SAM was pretrained)."""
+    conv = nn.Conv2d(in_channels, 3, kernel_size=1)
+    nn.init.constant_(conv.weight, 1.0 / in_channels)
+    nn.init.zeros_(conv.bias)
+    return conv
+
+
 def embed_tokens(encoder: ImageEncoderViT, x: torch.Tensor) -> torch.Tensor:
     """Patch embedding plus absolute position embedding: (B, 3, H, W) -> (B, h, w, c)."""
     tokens = encoder.patch_embed(x)
@@ -81,7 +90,7 @@ class SingleModalitySAM(_SamSegmenter):
         """
         super().__init__(sam, num_classes)
         self.channel = MODALITIES.index(modality)
-        self.to_rgb = nn.Conv2d(1, 3, kernel_size=1)
+        self.to_rgb = grey_stem(1)
 
     def forward(self, x: torch.Tensor) -> Prediction:
         rgb = self.to_rgb(x[:, self.channel : self.channel + 1])  # (B, 3, H, W)
@@ -91,7 +100,7 @@ class SingleModalitySAM(_SamSegmenter):
 class EarlyFusionSAM(_SamSegmenter):
     def __init__(self, sam: Sam, *, num_classes: int = 1):
         super().__init__(sam, num_classes)
-        self.to_rgb = nn.Conv2d(4, 3, kernel_size=1)
+        self.to_rgb = grey_stem(4)
 
     def forward(self, x: torch.Tensor) -> Prediction:
         return self.decode(self.encoder(self.to_rgb(x)), x.shape[-2:])
@@ -114,8 +123,8 @@ class CMAASAM(_SamSegmenter):
             raise ValueError(f"adapter_blocks must be in [0, {depth}], got {adapter_blocks}")
         self.encoder_t2 = freeze(copy.deepcopy(self.encoder)) if separate_encoders else None
         dim = self.encoder.patch_embed.proj.out_channels
-        self.t1_to_rgb = nn.Conv2d(2, 3, kernel_size=1)
-        self.t2_to_rgb = nn.Conv2d(2, 3, kernel_size=1)
+        self.t1_to_rgb = grey_stem(2)
+        self.t2_to_rgb = grey_stem(2)
         self.adapters = nn.ModuleList(CrossModalityAdapter(dim, zero_init=zero_init) for _ in range(adapter_blocks))
 
     def train(self, mode: bool = True):

@@ -3,7 +3,8 @@
 ``train`` builds the slice dataset of the active profile, the model of the config, and runs :func:`fit` into
 ``--out`` (default ``data_root()/runs/<config>-<profile>``), where it also writes the resolved ``config.yaml``.
 ``--resume`` continues an interrupted run. ``evaluate`` rebuilds a run's model from its directory and prints
-Dice and HD95 on the test split.
+Dice and HD95 on the test split. AFTer-SAM configs (``model: aftersam``) train on volumes through
+:mod:`sambook.train.volumes` and are scored with per-class 3D Dice.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sambook.paths import data_root
 from sambook.profiles import get_profile
 from sambook.train.config import TrainConfig, load_config
 from sambook.train.loop import STATE, evaluate, fit, seed_everything
+from sambook.train.volumes import load_aftersam_run, load_volumes, score_volumes, split_cases, train_aftersam
 
 
 def datasets(cfg: TrainConfig) -> dict:
@@ -46,10 +48,16 @@ def train(cfg: TrainConfig, out: Path, *, resume: bool = False, progress: bool =
     """Train one resolved config into ``out``; returns the history."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    if cfg.model == "aftersam":
+        _, history, scores = train_aftersam(cfg, out, resume=resume, progress=progress)
+        print(f"3D Dice on {len(scores['per_case'])} test volumes: " + ", ".join(
+            f"class {k} {v:.1f} %" for k, v in scores["mean_per_class"].items()) + f"; mean {scores['mean']:.1f} %")
+        return history
     data = datasets(cfg)
     seed_everything(cfg.seed)  # the model's fresh weights (and a random-init encoder) depend on it
     return fit(model_for(cfg, verbose=True), data["train"], data["test"], out=out, epochs=cfg.epochs,
-               batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed, dtype=cfg.dtype,
+               batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer=cfg.optimizer,
+               betas=cfg.betas, schedule=cfg.schedule, seed=cfg.seed, dtype=cfg.dtype,
                loss_fn=SegmentationLoss(cfg.lambda_dice, cfg.lambda_ce, cfg.lambda_iou), resume=resume,
                classes=classes_of(cfg), num_workers=cfg.num_workers, progress=progress)
 
@@ -84,6 +92,15 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main_evaluate(args: argparse.Namespace) -> int:
+    cfg = load_config(args.run_dir / "config.yaml")
+    if cfg.model == "aftersam":
+        volumes = load_volumes(cfg)
+        _, test_cases = split_cases(len(volumes.case_ids), seed=cfg.seed)
+        scores = score_volumes(load_aftersam_run(args.run_dir, cfg), volumes, test_cases, cfg)
+        print(f"{args.run_dir.name}: 3D Dice per class " + ", ".join(
+            f"{k}: {v:.1f} %" for k, v in scores["mean_per_class"].items()) + f"; mean {scores['mean']:.1f} % over "
+            f"{len(test_cases)} test volumes")
+        return 0
     cfg, model = load_run(args.run_dir)
     scores = evaluate(model, datasets(cfg)["test"], batch_size=cfg.batch_size, classes=classes_of(cfg))
     print(f"{args.run_dir.name}: Dice {scores['dice']:.1f} %, HD95 {scores['hd95']:.2f} mm over {scores['n']} "

@@ -17,8 +17,8 @@ from sambook.profiles import Profile, get_profile
 
 @dataclass
 class TrainConfig:
-    model: str  # sam | early | cmaa
-    modality: str = "flair"  # for the single-modality model
+    model: str  # sam | early | cmaa (Table 1, 2D slices) | aftersam (volumes)
+    modality: str = "flair"  # for the single-modality model and AFTer-SAM's phantom volumes
     backbone: str | None = None  # profile's when None
     checkpoint: str | None = "auto"  # "auto", a path, or null for random initialisation
     image_size: int | None = None
@@ -28,6 +28,9 @@ class TrainConfig:
     epochs: int | None = None
     lr: float | None = None
     weight_decay: float = 0.01  # AdamW's default
+    optimizer: str = "adamw"  # adamw (CMAA paper) | adam (AFTer-SAM paper)
+    betas: tuple[float, float] = (0.9, 0.999)
+    schedule: dict | None = None  # None: cosine; {final_epochs, final_lr}: the AFTer-SAM paper's step
     lambda_dice: float = 1.0
     lambda_ce: float = 1.0
     lambda_iou: float = 1.0
@@ -37,18 +40,38 @@ class TrainConfig:
     num_workers: int = 0
     attention: str = "stock"  # stock | lean (sambook.models.lean_attention; same weights, no N x N matrix)
     checkpointing: bool = False  # recompute SAM encoder blocks in the backward pass (sambook.models.checkpointing)
+    # AFTer-SAM only (model: aftersam); None takes the profile's value.
+    dataset: str = "phantom"  # phantom (the book's volumes) | segthor (sambook.data.segthor)
+    data_dir: str | None = None  # the SegTHOR folder (holding train/Patient_XX/)
+    neighbours: int | None = None  # N_A
+    interval: int | None = None  # N_f
+    fusion_blocks: int | None = None  # L; 0 is the 2D baseline
+    fusion_heads: int | None = None  # M, for fresh fusion blocks
+    fresh: bool = False  # new fusion blocks instead of SAM's last L blocks
+    lora_rank: int | None = None
+    decoder_lora: bool = False  # Table 4: LoRA on the decoder instead of full fine-tuning
+    groups_per_volume: int = 1  # slice groups drawn per volume and epoch (paper: 1)
+    elastic: bool = True  # MONAI elastic deformation of each group (paper); excludes the cache
+    cache: bool = False  # frozen-feature cache (sambook.models.feature_cache); needs elastic: false
     estimate: dict | None = None  # informational: `python -m sambook estimate` figures (configs/gpu/); not read
 
     def resolved(self, profile: Profile | None = None) -> "TrainConfig":
         """A copy with every profile-dependent field filled in."""
         profile = profile or get_profile()
+        volumes = self.model == "aftersam"
         defaults = {"backbone": profile.backbone, "image_size": profile.image_size,
                     "adapter_blocks": profile.adapter_blocks, "batch_size": profile.batch_size,
-                    "epochs": profile.epochs, "lr": profile.lr, "seed": profile.seed}
-        return dataclasses.replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
+                    "epochs": profile.volume_epochs if volumes else profile.epochs, "lr": profile.lr,
+                    "seed": profile.seed, "neighbours": profile.neighbours, "interval": profile.interval,
+                    "fusion_blocks": profile.fusion_blocks, "fusion_heads": profile.fusion_heads,
+                    "lora_rank": profile.lora_rank}
+        resolved = dataclasses.replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
+        resolved.betas = tuple(resolved.betas)
+        return resolved
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Plain YAML-safe values (tuples as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
 
 def load_config(path: str | Path) -> TrainConfig:
@@ -59,4 +82,9 @@ def load_config(path: str | Path) -> TrainConfig:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"{path}: unknown keys {unknown}; known keys: {sorted(known)}")
-    return TrainConfig(**data)
+    cfg = TrainConfig(**data)
+    if cfg.cache and cfg.elastic:
+        raise ValueError(f"{path}: the feature cache is exact only without input augmentation; set elastic: false")
+    if cfg.dataset == "segthor" and not cfg.data_dir:
+        raise ValueError(f"{path}: dataset segthor needs data_dir (the folder holding train/Patient_XX/)")
+    return cfg

@@ -1,7 +1,7 @@
 """The training loop shared by every model of the book (chapter 4; multi-GPU and resuming: chapter 8).
 
 One epoch: shuffle (seeded by ``seed + epoch``, so a resumed run sees the same order), forward, loss, backward,
-AdamW step, scheduler step; then evaluation on the test split, a row of metrics in ``metrics.csv`` and
+optimiser step (AdamW by default), scheduler step; then evaluation on the test split, a row of metrics in ``metrics.csv`` and
 ``metrics.json``, and a checkpoint ``state.pt`` written atomically with model, optimiser, scheduler, gradient
 scaler, random states and history. ``resume=True`` continues from that checkpoint: an interruption loses at most
 the epoch in progress. On a GPU the forward runs under autocast (bf16 where supported, else fp16 with a gradient
@@ -63,6 +63,29 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 16, classe
     return aggregate(rows)
 
 
+def make_optimizer(params: list[nn.Parameter], *, name: str, lr: float, weight_decay: float,
+                   betas: tuple[float, float]) -> torch.optim.Optimizer:
+    """``"adamw"`` (CMAA paper; decoupled weight decay) or ``"adam"`` (AFTer-SAM paper; L2 weight decay)."""
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; choose adamw or adam")
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, *, epochs: int, lr: float,
+                   schedule: dict | None) -> torch.optim.lr_scheduler.LRScheduler:
+    """Per-epoch learning rate: cosine annealing to 0 (``schedule=None``), or the AFTer-SAM paper's step,
+    ``{"final_epochs": k, "final_lr": lr_k}``: ``lr`` until the last k epochs, ``lr_k`` during them."""
+    if schedule is None:
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
+    unknown = set(schedule) - {"final_epochs", "final_lr"}
+    if unknown:
+        raise ValueError(f"unknown schedule keys {sorted(unknown)}; known: final_epochs, final_lr")
+    switch, factor = epochs - int(schedule["final_epochs"]), float(schedule["final_lr"]) / lr
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 if epoch < switch else factor)
+
+
 def _write_metrics(out: Path, history: list[dict]) -> None:
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(history, indent=1))
@@ -84,13 +107,15 @@ def _set_rng_state(state: dict) -> None:
 
 
 def fit(model: nn.Module, train_set: Dataset, test_set: Dataset | None, *, out: str | Path, epochs: int,
-        batch_size: int, lr: float, weight_decay: float = 0.01, loss_fn: nn.Module | None = None,
+        batch_size: int, lr: float, weight_decay: float = 0.01, optimizer: str = "adamw",
+        betas: tuple[float, float] = (0.9, 0.999), schedule: dict | None = None, loss_fn: nn.Module | None = None,
         seed: int = 0, dtype: str = "auto", resume: bool = False, classes: tuple[int, ...] = (1,),
         num_workers: int = 0, progress: bool = True,
         stop_after: Callable[[int], bool] | None = None) -> list[dict]:
     """Train ``model`` (only parameters with ``requires_grad``) and return the per-epoch history.
 
-    ``stop_after(epoch)`` returning True ends the run after that epoch's checkpoint (used to test resuming).
+    ``optimizer``/``betas``/``schedule``: see :func:`make_optimizer` and :func:`make_scheduler` (defaults: AdamW,
+    cosine). ``stop_after(epoch)`` returning True ends the run after that epoch's checkpoint (used to test resuming).
     """
     out = Path(out)
     dist = distributed.setup()
@@ -98,8 +123,8 @@ def fit(model: nn.Module, train_set: Dataset, test_set: Dataset | None, *, out: 
     model.to(device)
     seed_everything(seed)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
+    optimizer = make_optimizer(params, name=optimizer, lr=lr, weight_decay=weight_decay, betas=betas)
+    scheduler = make_scheduler(optimizer, epochs=epochs, lr=lr, schedule=schedule)
     amp = autocast_dtype(device, dtype)
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
     loss_fn = loss_fn or SegmentationLoss()

@@ -1,0 +1,112 @@
+"""Training AFTer-SAM from a config (chapter 7; ``python -m sambook train configs/aftersam.yaml``).
+
+The same loop as Table 1 (:func:`sambook.train.loop.fit`), fed with slice groups instead of slices: one random group
+per volume per epoch (``groups_per_volume`` for more), elastically deformed with MONAI (the paper's augmentation),
+or served from the frozen-feature cache instead (exact only without deformation). After training, every test
+volume is predicted slice by slice and scored with per-class 3D Dice; the scores go to ``volume_scores.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from monai.transforms import Rand2DElasticd
+
+from sambook.atomic import atomic_path
+from sambook.data.volumes import GroupDataset, VolumeSet, build_volumes, dice_3d, predict_volume
+from sambook.losses import SegmentationLoss
+from sambook.models.aftersam import AfterSAM
+from sambook.models.checkpoint import load_into, resolve_checkpoint
+from sambook.models.feature_cache import CachedGroups, FeatureCache, FromFeatures
+from sambook.models.sam_core import build_sam
+from sambook.profiles import get_profile
+from sambook.train.config import TrainConfig
+from sambook.train.loop import fit, seed_everything
+
+SCORES = "volume_scores.json"
+
+
+def load_volumes(cfg: TrainConfig) -> VolumeSet:
+    """The config's volumes: the phantom of the active profile (one modality) or a SegTHOR folder."""
+    if cfg.dataset == "segthor":
+        from sambook.data.segthor import load_segthor
+
+        return load_segthor(cfg.data_dir, image_size=cfg.image_size)
+    if cfg.dataset != "phantom":
+        raise ValueError(f"unknown dataset {cfg.dataset!r}; choose phantom or segthor")
+    return build_volumes(dataclasses.replace(get_profile(), image_size=cfg.image_size), modality=cfg.modality)
+
+
+def split_cases(count: int, *, seed: int, test_share: float = 0.25) -> tuple[list[int], list[int]]:
+    """A seeded split of ``count`` volumes by patient: (train, test) indices, at least one test volume."""
+    order = np.random.default_rng(seed).permutation(count)
+    n_test = max(1, int(round(count * test_share)))
+    return sorted(order[n_test:].tolist()), sorted(order[:n_test].tolist())
+
+
+def build_aftersam(cfg: TrainConfig, *, verbose: bool = False) -> AfterSAM:
+    """The AFTer-SAM of a resolved config, on the weights :func:`resolve_checkpoint` picks."""
+    sam = build_sam(cfg.backbone, image_size=cfg.image_size, num_mask_tokens=max(4, cfg.num_classes),
+                    attention=cfg.attention, checkpointing=cfg.checkpointing)
+    path, description = resolve_checkpoint(cfg.backbone, cfg.checkpoint)
+    if path is not None:
+        load_into(sam, path)
+    if verbose:
+        print(description)
+    return AfterSAM(sam, slices=cfg.neighbours + 1, fusion_blocks=cfg.fusion_blocks, rank=cfg.lora_rank,
+                    num_classes=cfg.num_classes, fresh=cfg.fresh, heads=cfg.fusion_heads,
+                    decoder_lora=cfg.decoder_lora)
+
+
+def elastic_deformation(image_size: int) -> Rand2DElasticd:
+    """The paper's elastic augmentation, applied to a group and its label together (control points every S/4)."""
+    return Rand2DElasticd(keys=["image", "label"], prob=0.5, spacing=(image_size // 4,) * 2, magnitude_range=(1, 3),
+                          mode=("bilinear", "nearest"), padding_mode="zeros")
+
+
+def score_volumes(model: AfterSAM, volumes: VolumeSet, cases: list[int], cfg: TrainConfig) -> dict:
+    """Per-class 3D Dice (%) of every volume in ``cases`` and their means."""
+    classes = tuple(range(1, cfg.num_classes))
+    per_case = {}
+    for c in cases:
+        pred = predict_volume(model, volumes.images[c], neighbours=cfg.neighbours, interval=cfg.interval,
+                              batch_size=cfg.batch_size)
+        per_case[volumes.case_ids[c]] = {str(k): v for k, v in dice_3d(pred, volumes.labels[c], classes).items()}
+    means = {str(k): float(np.mean([s[str(k)] for s in per_case.values()])) for k in classes}
+    return {"per_case": per_case, "mean_per_class": means, "mean": float(np.mean(list(means.values())))}
+
+
+def train_aftersam(cfg: TrainConfig, out: Path, *, resume: bool = False, progress: bool = True,
+                   volumes: VolumeSet | None = None) -> tuple[AfterSAM, list[dict], dict]:
+    """Train the AFTer-SAM of a resolved config into ``out``; returns the model, its history and test scores."""
+    volumes = volumes if volumes is not None else load_volumes(cfg)
+    train_cases, test_cases = split_cases(len(volumes.case_ids), seed=cfg.seed)
+    seed_everything(cfg.seed)  # fresh weights (LoRA, position embedding, decoder tokens) depend on it
+    model = build_aftersam(cfg, verbose=progress)
+    groups = GroupDataset(volumes, train_cases, neighbours=cfg.neighbours, interval=cfg.interval,
+                          transform=elastic_deformation(cfg.image_size) if cfg.elastic else None,
+                          groups_per_volume=cfg.groups_per_volume)
+    trained, dataset = (FromFeatures(model, cfg.image_size), CachedGroups(groups, FeatureCache(model))) \
+        if cfg.cache else (model, groups)
+    history = fit(trained, dataset, None, out=out, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                  weight_decay=cfg.weight_decay, optimizer=cfg.optimizer, betas=cfg.betas, schedule=cfg.schedule,
+                  seed=cfg.seed, dtype=cfg.dtype, resume=resume, num_workers=cfg.num_workers, progress=progress,
+                  loss_fn=SegmentationLoss(cfg.lambda_dice, cfg.lambda_ce, cfg.lambda_iou))
+    scores = score_volumes(model, volumes, test_cases, cfg)
+    with atomic_path(out / SCORES) as tmp:
+        tmp.write_text(json.dumps(scores, indent=1))
+    return model, history, scores
+
+
+def load_aftersam_run(run_dir: Path, cfg: TrainConfig) -> AfterSAM:
+    """The trained AFTer-SAM of a run directory (its ``state.pt``)."""
+    model = build_aftersam(cfg)
+    state = torch.load(run_dir / "state.pt", map_location="cpu", weights_only=False)["model"]
+    if cfg.cache:  # trained through FromFeatures: keys carry its "model." prefix
+        state = {k.removeprefix("model."): v for k, v in state.items()}
+    model.load_state_dict(state, strict=False)
+    return model
