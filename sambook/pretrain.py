@@ -1,14 +1,19 @@
 """Pretraining the book's own miniature SAM offline (chapter "Where a foundation model comes from").
 
 Both papers freeze a *pretrained* SAM encoder. Offline there is no SAM checkpoint, so the book makes a stand-in:
-the ``mini`` SAM (the official classes, smaller) trained end to end on a pretext task whose labels the phantom gives
-for free — **brain tissue classes** (background, CSF, grey matter, white matter) — from single random modalities
-and random slices, with strong intensity and geometric augmentation. Tumour labels are never used: pretraining
-cases are generated **without tumours**, from a seed range disjoint from the downstream datasets'.
+the ``mini`` SAM (the official classes, smaller) trained end to end on a segmentation pretext task whose labels the
+phantom gives for free, on single random modalities and random slices:
+
+* **brain tissue classes** (background, CSF, grey matter, white matter) from the phantom's tissue maps, and
+* **synthetic anomalies** (:func:`add_anomalies`): random blobs pasted into the brain, brighter or darker than the
+  tissue they replace — SAM's "segment any object" turned into "segment any region that is no brain tissue".
+
+Augmentation: contrast, brightness, a monotone intensity warp, noise, flips, rotations. Tumour labels are never
+used: pretraining cases are generated **without tumours**, from a seed range disjoint from the downstream datasets'.
 
 ``python -m sambook pretrain CONFIG`` writes ``sam_mini_phantom.pth`` (the official key layout, so one loader
-serves it and the official files) and ``sam_mini_phantom.json`` (provenance: code version, config, seed, device,
-wall time, per-epoch pretext metrics, the checkpoint's SHA-256).
+serves it and the official files; one mask token per pretext class) and ``sam_mini_phantom.json`` (provenance:
+code version, config, seed, device, wall time, per-epoch pretext metrics, the checkpoint's SHA-256).
 """
 
 from __future__ import annotations
@@ -43,9 +48,10 @@ from sambook.models.sam_core import build_sam
 from sambook.paths import data_root
 from sambook.train.loop import fit, seed_everything
 
-#: The pretext's classes: the phantom's tissue classes (0-3) and synthetic anomalies (4).
-PRETEXT_CLASSES = (*TISSUE_NAMES, "anomaly")
-ANOMALY = 4
+#: The pretext's classes: synthetic anomalies first, then the phantom's tissue classes (tissue code + 1). The
+#: anomaly class takes the decoder's first mask token, the one a one-map prompt-free model uses: like SAM's first
+#: output, it starts as an object mask.
+PRETEXT_CLASSES = ("anomaly", *TISSUE_NAMES)
 
 #: Seed of the pretraining phantom. Downstream datasets use the profiles' seed (0): other case seeds, other ids.
 PRETRAIN_SEED = 1_000_003
@@ -60,6 +66,7 @@ class PretrainConfig:
     epochs: int = 12
     batch_size: int = 16
     lr: float = 5e-4
+    anomaly_probability: float = 0.7  # share of slices that get synthetic anomalies (0: tissue classes only)
     seed: int = 0
 
 
@@ -92,22 +99,22 @@ def smooth_noise(size: int, cells: int, g: torch.Generator) -> torch.Tensor:
     return F.interpolate(grid, size=(size, size), mode="bicubic", align_corners=False)[0, 0]
 
 
-def add_anomalies(image: torch.Tensor, label: torch.Tensor, g: torch.Generator, *, probability: float = 0.7,
+def add_anomalies(image: torch.Tensor, brain: torch.Tensor, g: torch.Generator, *, probability: float = 0.7,
                   max_count: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
-    """Paste 1 to ``max_count`` synthetic anomalies into the brain of one slice, with ``probability``; label them
-    :data:`ANOMALY`.
+    """With ``probability``, paste 1 to ``max_count`` synthetic anomalies into the ``brain`` (S, S) of one slice
+    (1, S, S); returns the new image and the anomaly mask (S, S). The input is untouched.
 
     An anomaly is a blob of random size (3-15 % of the slice side), elongation, orientation and ragged border, whose
     intensity moves 0.8-3 z-units up or down from the tissue it replaces, with its own texture and a soft edge. No
     tumour model and no tumour label is involved: SAM learns "segment any object"; this pretext adds "segment any
-    region that is no brain tissue". Returns new tensors; the inputs are untouched.
+    region that is no brain tissue".
     """
-    image, label = image.clone(), label.clone()
-    size = label.shape[-1]
-    brain = label > 0
+    image = image.clone()
+    size = brain.shape[-1]
+    mask = torch.zeros_like(brain)
     inside_brain = brain.nonzero()
     if torch.rand(1, generator=g) > probability or len(inside_brain) < 50:
-        return image, label
+        return image, mask
     yy, xx = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
                             indexing="ij")
     for _ in range(int(torch.randint(1, max_count + 1, (1,), generator=g))):
@@ -124,8 +131,13 @@ def add_anomalies(image: torch.Tensor, label: torch.Tensor, g: torch.Generator, 
         level = image[0, int(cy), int(cx)] + sign * (0.8 + 2.2 * r[4])
         texture = 0.3 * smooth_noise(size, 16, g)
         image[0] = image[0] * (1 - alpha) + alpha * (level + texture)
-        label[(distance < 1) & brain] = ANOMALY
-    return image, label
+        mask |= (distance < 1) & brain
+    return image, mask
+
+
+def pretext_labels(tissue: torch.Tensor, anomaly: torch.Tensor) -> torch.Tensor:
+    """Class indices into :data:`PRETEXT_CLASSES`: 0 where ``anomaly``, else the tissue code + 1."""
+    return torch.where(anomaly, torch.zeros_like(tissue), tissue + 1)
 
 
 def augment(image: torch.Tensor, label: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -143,11 +155,14 @@ def augment(image: torch.Tensor, label: torch.Tensor, g: torch.Generator) -> tup
 
 
 class TissueSlices(Dataset):
-    """Random (case, modality, axial slice) samples with tissue labels, resized to ``size``. Each item draws its
+    """Random (case, modality, axial slice) samples with pretext labels (tissue classes and synthetic anomalies),
+    resized to ``size``. Each item draws its
     choices from a generator seeded from torch's global one, so a run seeded by the loop is reproducible."""
 
-    def __init__(self, images: list[np.ndarray], tissues: list[np.ndarray], *, size: int, per_case: int):
+    def __init__(self, images: list[np.ndarray], tissues: list[np.ndarray], *, size: int, per_case: int,
+                 anomaly_probability: float = 0.7):
         self.images, self.tissues, self.size = images, tissues, size
+        self.anomaly_probability = anomaly_probability
         self.length = len(images) * per_case
 
     def __len__(self) -> int:
@@ -156,13 +171,14 @@ class TissueSlices(Dataset):
     def __getitem__(self, item: int) -> dict:
         g = torch.Generator().manual_seed(int(torch.randint(1 << 62, (1,))))
         c = item % len(self.images)
-        tissue = self.tissues[c]
-        brain_slices = np.flatnonzero((tissue > 0).mean(axis=(1, 2)) > 0.05)
+        volume = self.tissues[c]
+        brain_slices = np.flatnonzero((volume > 0).mean(axis=(1, 2)) > 0.05)
         z = int(brain_slices[torch.randint(len(brain_slices), (1,), generator=g)])
         m = int(torch.randint(4, (1,), generator=g))
-        image, label, _ = resize_slice(self.images[c][m, z][None], tissue[z], self.size)  # as downstream slices
-        image, label = add_anomalies(torch.from_numpy(image), torch.from_numpy(label.astype(np.int64)), g)
-        image, label = augment(image, label, g)
+        image, label, _ = resize_slice(self.images[c][m, z][None], volume[z], self.size)  # as downstream slices
+        tissue = torch.from_numpy(label.astype(np.int64))
+        image, anomaly = add_anomalies(torch.from_numpy(image), tissue > 0, g, probability=self.anomaly_probability)
+        image, label = augment(image, pretext_labels(tissue, anomaly), g)
         return {"image": image.float(), "label": label, "spacing": torch.ones(2)}
 
 
@@ -195,7 +211,8 @@ def pretrain(cfg: PretrainConfig, out: Path, *, progress: bool = True) -> dict:
     images, tissues, case_ids = pretext_volumes(cfg)
     seed_everything(cfg.seed)
     model = PretrainSAM(cfg.image_size)
-    dataset = TissueSlices(images, tissues, size=cfg.image_size, per_case=cfg.slices_per_case)
+    dataset = TissueSlices(images, tissues, size=cfg.image_size, per_case=cfg.slices_per_case,
+                           anomaly_probability=cfg.anomaly_probability)
     history = fit(model, dataset, None, out=out / "run", epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                   seed=cfg.seed, loss_fn=SegmentationLoss(), progress=progress)
     checkpoint = out / MINI_CHECKPOINT

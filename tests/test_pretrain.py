@@ -10,7 +10,7 @@ import pytest
 from sambook.data.phantom import case_seed
 from sambook.models.checkpoint import MINI_CHECKPOINT, load_into, sha256_of
 from sambook.models.sam_core import build_sam
-from sambook.pretrain import PRETRAIN_SEED, load_config, pretrain
+from sambook.pretrain import PRETRAIN_SEED, PRETEXT_CLASSES, load_config, pretrain
 from sambook.profiles import PROFILES
 
 
@@ -39,9 +39,14 @@ def test_pretext_loss_goes_down(pretrained):
 
 def test_checkpoint_loads_through_the_official_path(pretrained):
     out, _ = pretrained
-    report = load_into(build_sam("mini", image_size=64), out / MINI_CHECKPOINT, strict_keys=True)
+    tokens = len(PRETEXT_CLASSES)  # one mask token per pretext class
+    report = load_into(build_sam("mini", image_size=64, num_mask_tokens=tokens), out / MINI_CHECKPOINT,
+                       strict_keys=True)
     assert not report.missing and not report.unexpected
     assert "image_encoder.pos_embed" in report.resized  # trained at 32 px, loaded at 64 px
+    # A model with SAM's usual 4 tokens keeps the first four and reports the fifth token's hypernetwork.
+    report = load_into(build_sam("mini", image_size=64), out / MINI_CHECKPOINT)
+    assert not report.missing and {k.split(".")[2] for k in report.unexpected} == {str(tokens - 1)}
 
 
 def test_provenance_matches_the_checkpoint(pretrained):
@@ -59,3 +64,24 @@ def test_pretraining_cases_are_disjoint_from_downstream_cases(pretrained):
     downstream_seeds = {case_seed(p.seed, i) for p in PROFILES.values() for i in range(p.phantom_cases)}
     assert not pretrain_seeds & downstream_seeds
 
+
+
+def test_synthetic_anomalies_stay_in_the_brain_and_change_only_what_they_label():
+    import torch
+
+    from sambook.pretrain import add_anomalies, pretext_labels
+
+    tissue = torch.zeros(64, 64, dtype=torch.long)
+    tissue[12:52, 10:54] = 3  # white matter
+    tissue[20:44, 20:44] = 2  # grey matter
+    image = torch.randn(1, 64, 64)
+    before = image.clone()
+    for seed in range(5):
+        new, anomaly = add_anomalies(image, tissue > 0, torch.Generator().manual_seed(seed), probability=1.0)
+        assert torch.equal(image, before)  # the input is untouched
+        assert anomaly.any() and not (anomaly & (tissue == 0)).any()  # only inside the brain
+        assert torch.equal(new[0][tissue == 0], image[0][tissue == 0])  # outside the brain nothing moves
+        labels = pretext_labels(tissue, anomaly)
+        assert (labels[anomaly] == 0).all() and torch.equal(labels[~anomaly], tissue[~anomaly] + 1)
+    none, mask = add_anomalies(image, tissue > 0, torch.Generator().manual_seed(0), probability=0.0)
+    assert torch.equal(none, image) and not mask.any()
