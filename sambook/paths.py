@@ -12,6 +12,7 @@ from pathlib import Path
 
 ENV_VAR = "SAMBOOK_DATA"
 REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = REPO_ROOT / "configs"  # the experiments' YAML files (a checkout, CI or Colab after `git clone`)
 
 
 def data_root() -> Path:

@@ -192,6 +192,15 @@ def test_resolve_checkpoint_without_files(monkeypatch, tmp_path):
     assert path == tmp_path / "ck" / "sam_vit_b_01ec64.pth" and "official" in text
 
 
+def test_the_committed_mini_checkpoint_is_found_from_anywhere(monkeypatch, tmp_path):
+    monkeypatch.setenv("SAMBOOK_DATA", str(tmp_path))
+    monkeypatch.setenv("SAMBOOK_CHECKPOINTS", str(tmp_path / "ck"))
+    path, text = ckpt.resolve_checkpoint("mini")
+    assert path == ckpt.COMMITTED / ckpt.MINI_CHECKPOINT and path.is_file() and "pretrained mini SAM" in text
+    report = ckpt.load_into(build_sam("mini", image_size=128), path)
+    assert not report.missing  # every tensor of a 4-token model comes from the checkpoint
+
+
 def test_more_mask_tokens_keep_the_shared_rows_and_report_the_new_hypernetwork(saved_mini):
     sam, path = saved_mini
     wider = build_sam("mini", image_size=128, num_mask_tokens=5)

@@ -14,8 +14,9 @@ import yaml
 
 from sambook.estimate.gpus import fits, gpu
 from sambook.estimate.trace import Setting, estimate
+from sambook.paths import CONFIGS
 
-GPU_CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "gpu"
+GPU_CONFIGS = CONFIGS / "gpu"
 # The training loop's "auto" is bf16 autocast where the card supports it, else fp16: the same bytes.
 _DTYPES = {"auto": "bf16", "fp32": "fp32", "bf16": "bf16", "fp16": "fp16"}
 

@@ -22,10 +22,11 @@ import torch
 import torch.nn.functional as F
 
 from sambook.errors import CheckpointError
-from sambook.paths import data_root
+from sambook.paths import REPO_ROOT, data_root
 
 ENV_VAR = "SAMBOOK_CHECKPOINTS"
 MINI_CHECKPOINT = "sam_mini_phantom.pth"
+COMMITTED = REPO_ROOT / "data" / "checkpoints"  # where the repository keeps the book's mini SAM
 # Decoder tensors with one row per mask token: a decoder with another number of tokens keeps the rows it shares.
 PER_MASK_TOKEN = ("mask_tokens.weight", "iou_prediction_head.layers.2.weight", "iou_prediction_head.layers.2.bias")
 
@@ -99,7 +100,8 @@ def resolve_checkpoint(backbone: str, checkpoint: str | Path | None = "auto") ->
     """Which weights to use, and a sentence saying so (chapters print it).
 
     ``"auto"``: for an official backbone, its file in the cache if present; for ``mini``, the book's own
-    pretrained checkpoint ``data/checkpoints/sam_mini_phantom.pth`` if present; else random initialisation.
+    pretrained checkpoint ``sam_mini_phantom.pth`` from the cache, else the copy committed in the repository's
+    ``data/checkpoints/``; else random initialisation.
     ``None``: random initialisation. A path: that file.
     """
     if checkpoint is None:
@@ -107,7 +109,8 @@ def resolve_checkpoint(backbone: str, checkpoint: str | Path | None = "auto") ->
     if checkpoint != "auto":
         return Path(checkpoint), f"{backbone}: weights from {checkpoint}"
     name = MINI_CHECKPOINT if backbone == "mini" else Path(OFFICIAL[backbone].url).name
-    for folder in dict.fromkeys((checkpoint_dir(), data_root() / "checkpoints")):
+    folders = (checkpoint_dir(), data_root() / "checkpoints") + ((COMMITTED,) if backbone == "mini" else ())
+    for folder in dict.fromkeys(folders):
         if (folder / name).is_file():
             source = "the book's pretrained mini SAM" if backbone == "mini" else "the official SAM checkpoint"
             return folder / name, f"{backbone}: {source} ({folder / name})"

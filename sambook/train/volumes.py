@@ -68,21 +68,27 @@ def elastic_deformation(image_size: int) -> Rand2DElasticd:
                           mode=("bilinear", "nearest"), padding_mode="zeros")
 
 
-def score_volumes(model: AfterSAM, volumes: VolumeSet, cases: list[int], cfg: TrainConfig) -> dict:
-    """Per-class 3D Dice (%) of every volume in ``cases`` and their means."""
+def score_volumes(model: AfterSAM, volumes: VolumeSet, cases: list[int], cfg: TrainConfig,
+                  predictions: dict[int, np.ndarray] | None = None) -> dict:
+    """Per-class 3D Dice (%) of every volume in ``cases`` and their means; each predicted label map is also stored
+    in ``predictions`` (by case index) when a dict is given."""
     classes = tuple(range(1, cfg.num_classes))
     per_case = {}
     for c in cases:
         pred = predict_volume(model, volumes.images[c], neighbours=cfg.neighbours, interval=cfg.interval,
                               batch_size=cfg.batch_size)
+        if predictions is not None:
+            predictions[c] = pred
         per_case[volumes.case_ids[c]] = {str(k): v for k, v in dice_3d(pred, volumes.labels[c], classes).items()}
     means = {str(k): float(np.mean([s[str(k)] for s in per_case.values()])) for k in classes}
     return {"per_case": per_case, "mean_per_class": means, "mean": float(np.mean(list(means.values())))}
 
 
 def train_aftersam(cfg: TrainConfig, out: Path, *, resume: bool = False, progress: bool = True,
-                   volumes: VolumeSet | None = None) -> tuple[AfterSAM, list[dict], dict]:
-    """Train the AFTer-SAM of a resolved config into ``out``; returns the model, its history and test scores."""
+                   volumes: VolumeSet | None = None,
+                   predictions: dict[int, np.ndarray] | None = None) -> tuple[AfterSAM, list[dict], dict]:
+    """Train the AFTer-SAM of a resolved config into ``out``; returns the model, its history and test scores
+    (``volumes``: already loaded volumes; ``predictions``: see :func:`score_volumes`)."""
     volumes = volumes if volumes is not None else load_volumes(cfg)
     train_cases, test_cases = split_cases(len(volumes.case_ids), seed=cfg.seed)
     seed_everything(cfg.seed)  # fresh weights (LoRA, position embedding, decoder tokens) depend on it
@@ -96,7 +102,7 @@ def train_aftersam(cfg: TrainConfig, out: Path, *, resume: bool = False, progres
                   weight_decay=cfg.weight_decay, optimizer=cfg.optimizer, betas=cfg.betas, schedule=cfg.schedule,
                   seed=cfg.seed, dtype=cfg.dtype, resume=resume, num_workers=cfg.num_workers, progress=progress,
                   loss_fn=SegmentationLoss(cfg.lambda_dice, cfg.lambda_ce, cfg.lambda_iou))
-    scores = score_volumes(model, volumes, test_cases, cfg)
+    scores = score_volumes(model, volumes, test_cases, cfg, predictions)
     with atomic_path(out / SCORES) as tmp:
         tmp.write_text(json.dumps(scores, indent=1))
     return model, history, scores
