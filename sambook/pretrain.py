@@ -59,14 +59,17 @@ PRETRAIN_SEED = 1_000_003
 
 @dataclass
 class PretrainConfig:
-    cases: int = 12  # tumour-free phantom cases
+    """A pretraining recipe; the defaults are the ``cpu`` recipe of ``configs/pretrain_cpu.yaml``."""
+
+    cases: int = 24  # tumour-free phantom cases
     spacing_mm: float = 2.0
     image_size: int = 128
-    slices_per_case: int = 40  # random slices drawn per case and epoch
-    epochs: int = 12
+    slices_per_case: int = 60  # random slices drawn per case and epoch
+    epochs: int = 16
     batch_size: int = 16
     lr: float = 5e-4
     anomaly_probability: float = 0.7  # share of slices that get synthetic anomalies (0: tissue classes only)
+    mix_probability: float = 0.5  # share of inputs that mix modalities (0: one modality per input)
     seed: int = 0
 
 
@@ -135,6 +138,18 @@ def add_anomalies(image: torch.Tensor, brain: torch.Tensor, g: torch.Generator, 
     return image, mask
 
 
+def modality_weights(g: torch.Generator, mix_probability: float) -> torch.Tensor:
+    """Weights (4,) of the modalities that make one grey input: one random modality, or with ``mix_probability`` a
+    random convex mix of a random subset of them — what the Table 1 models' input convolutions feed the encoder
+    (early fusion mixes four modalities, each CMAA branch two)."""
+    if torch.rand(1, generator=g) >= mix_probability:
+        return F.one_hot(torch.randint(4, (1,), generator=g), 4)[0].float()
+    subset = torch.rand(4, generator=g) < 0.5
+    subset[torch.randint(4, (1,), generator=g)] = True  # at least one modality
+    weights = -torch.log(torch.rand(4, generator=g)) * subset  # Dirichlet(1) over the subset
+    return weights / weights.sum()
+
+
 def pretext_labels(tissue: torch.Tensor, anomaly: torch.Tensor) -> torch.Tensor:
     """Class indices into :data:`PRETEXT_CLASSES`: 0 where ``anomaly``, else the tissue code + 1."""
     return torch.where(anomaly, torch.zeros_like(tissue), tissue + 1)
@@ -155,14 +170,14 @@ def augment(image: torch.Tensor, label: torch.Tensor, g: torch.Generator) -> tup
 
 
 class TissueSlices(Dataset):
-    """Random (case, modality, axial slice) samples with pretext labels (tissue classes and synthetic anomalies),
-    resized to ``size``. Each item draws its
+    """Random (case, modality or modality mix, axial slice) samples with pretext labels (tissue classes and synthetic
+    anomalies), resized to ``size``. Each item draws its
     choices from a generator seeded from torch's global one, so a run seeded by the loop is reproducible."""
 
     def __init__(self, images: list[np.ndarray], tissues: list[np.ndarray], *, size: int, per_case: int,
-                 anomaly_probability: float = 0.7):
+                 anomaly_probability: float = 0.7, mix_probability: float = 0.5):
         self.images, self.tissues, self.size = images, tissues, size
-        self.anomaly_probability = anomaly_probability
+        self.anomaly_probability, self.mix_probability = anomaly_probability, mix_probability
         self.length = len(images) * per_case
 
     def __len__(self) -> int:
@@ -174,8 +189,9 @@ class TissueSlices(Dataset):
         volume = self.tissues[c]
         brain_slices = np.flatnonzero((volume > 0).mean(axis=(1, 2)) > 0.05)
         z = int(brain_slices[torch.randint(len(brain_slices), (1,), generator=g)])
-        m = int(torch.randint(4, (1,), generator=g))
-        image, label, _ = resize_slice(self.images[c][m, z][None], volume[z], self.size)  # as downstream slices
+        weights = modality_weights(g, self.mix_probability)
+        grey = np.tensordot(weights.numpy(), self.images[c][:, z], axes=1).astype(np.float32)
+        image, label, _ = resize_slice(grey[None], volume[z], self.size)  # as downstream slices
         tissue = torch.from_numpy(label.astype(np.int64))
         image, anomaly = add_anomalies(torch.from_numpy(image), tissue > 0, g, probability=self.anomaly_probability)
         image, label = augment(image, pretext_labels(tissue, anomaly), g)
@@ -198,27 +214,32 @@ class PretrainSAM(nn.Module):
 
 
 def code_version() -> str:
+    """The git commit of the library, with ``+dirty`` when ``sambook/`` or ``configs/`` have uncommitted changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent,
+                              check=True).stdout.strip()
+
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, check=True).stdout.strip()
+        dirty = git("status", "--porcelain", "--", "../sambook", "../configs")
+        return git("rev-parse", "HEAD") + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
 def pretrain(cfg: PretrainConfig, out: Path, *, progress: bool = True) -> dict:
     """Run the recipe; write the checkpoint and its provenance into ``out``; return the provenance."""
-    start = time.perf_counter()
+    start, version = time.perf_counter(), code_version()  # the code as it was when the run started
     images, tissues, case_ids = pretext_volumes(cfg)
     seed_everything(cfg.seed)
     model = PretrainSAM(cfg.image_size)
     dataset = TissueSlices(images, tissues, size=cfg.image_size, per_case=cfg.slices_per_case,
-                           anomaly_probability=cfg.anomaly_probability)
+                           anomaly_probability=cfg.anomaly_probability, mix_probability=cfg.mix_probability)
     history = fit(model, dataset, None, out=out / "run", epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                   seed=cfg.seed, loss_fn=SegmentationLoss(), progress=progress)
     checkpoint = out / MINI_CHECKPOINT
     with atomic_path(checkpoint) as tmp:
         torch.save(model.sam.state_dict(), tmp)
-    provenance = {"code_version": code_version(), "config": dataclasses.asdict(cfg), "seed": cfg.seed,
+    provenance = {"code_version": version, "config": dataclasses.asdict(cfg), "seed": cfg.seed,
                   "pretraining_cases": case_ids, "phantom_seed": PRETRAIN_SEED, "with_tumour": False,
                   "device": "cuda" if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)",
                   "wall_seconds": time.perf_counter() - start, "history": history,

@@ -85,3 +85,16 @@ def test_synthetic_anomalies_stay_in_the_brain_and_change_only_what_they_label()
         assert (labels[anomaly] == 0).all() and torch.equal(labels[~anomaly], tissue[~anomaly] + 1)
     none, mask = add_anomalies(image, tissue > 0, torch.Generator().manual_seed(0), probability=0.0)
     assert torch.equal(none, image) and not mask.any()
+
+
+def test_modality_weights_are_one_modality_or_a_convex_mix():
+    import torch
+
+    from sambook.pretrain import modality_weights
+
+    g = torch.Generator().manual_seed(0)
+    single = [modality_weights(g, 0.0) for _ in range(20)]
+    assert all(sorted(w.tolist()) == [0.0, 0.0, 0.0, 1.0] for w in single)
+    mixed = [modality_weights(g, 1.0) for _ in range(50)]
+    assert all((w >= 0).all() and abs(float(w.sum()) - 1) < 1e-6 for w in mixed)
+    assert sum(int((w > 0).sum()) > 1 for w in mixed) > 25  # most mixes use several modalities
