@@ -38,7 +38,8 @@ def cache_speedup(cfg: TrainConfig, *, epochs: int, volumes: VolumeSet | None = 
         groups = GroupDataset(volumes, train_cases, neighbours=cfg.neighbours, interval=cfg.interval,
                               groups_per_volume=cfg.groups_per_volume)
         cache = FeatureCache(model) if cached else None
-        trained, dataset = (FromFeatures(model, cfg.image_size), CachedGroups(groups, cache)) if cached else (model, groups)
+        trained, dataset = (FromFeatures(model, cfg.image_size), CachedGroups(groups, cache)) if cached \
+            else (model, groups)
         with tempfile.TemporaryDirectory() as out:
             history = fit(trained, dataset, None, out=Path(out), epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                           weight_decay=cfg.weight_decay, optimizer=cfg.optimizer, betas=cfg.betas,

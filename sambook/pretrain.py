@@ -206,7 +206,8 @@ class PretrainSAM(nn.Module):
         self.sam = build_sam("mini", image_size=image_size, num_mask_tokens=len(PRETEXT_CLASSES))
         for p in self.sam.prompt_encoder.parameters():
             p.requires_grad_(False)
-        self.decoder = PromptFreeDecoder(self.sam.prompt_encoder, self.sam.mask_decoder, num_classes=len(PRETEXT_CLASSES))
+        self.decoder = PromptFreeDecoder(self.sam.prompt_encoder, self.sam.mask_decoder,
+                                         num_classes=len(PRETEXT_CLASSES))
 
     def forward(self, x: torch.Tensor) -> Prediction:
         embeddings = self.sam.image_encoder(x.expand(-1, 3, -1, -1))

@@ -1,11 +1,12 @@
 """The training loop shared by every model of the book (chapter 4; multi-GPU and resuming: chapter 8).
 
 One epoch: shuffle (seeded by ``seed + epoch``, so a resumed run sees the same order), forward, loss, backward,
-optimiser step (AdamW by default), scheduler step; then evaluation on the test split, a row of metrics in ``metrics.csv`` and
-``metrics.json``, and a checkpoint ``state.pt`` written atomically with model, optimiser, scheduler, gradient
-scaler, random states and history. ``resume=True`` continues from that checkpoint: an interruption loses at most
-the epoch in progress. On a GPU the forward runs under autocast (bf16 where supported, else fp16 with a gradient
-scaler). Under ``torchrun`` the same code trains with DistributedDataParallel; only rank 0 writes.
+optimiser step (AdamW by default), scheduler step; then evaluation on the test split, a row of metrics in
+``metrics.csv`` and ``metrics.json``, and a checkpoint ``state.pt`` written atomically with model, optimiser,
+scheduler, gradient scaler, random states and history. ``resume=True`` continues from that checkpoint: an
+interruption loses at most the epoch in progress. On a GPU the forward runs under autocast (bf16 where supported,
+else fp16 with a gradient scaler). Under ``torchrun`` the same code trains with DistributedDataParallel; only
+rank 0 writes.
 """
 
 from __future__ import annotations
@@ -123,8 +124,8 @@ def fit(model: nn.Module, train_set: Dataset, test_set: Dataset | None, *, out: 
     model.to(device)
     seed_everything(seed)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = make_optimizer(params, name=optimizer, lr=lr, weight_decay=weight_decay, betas=betas)
-    scheduler = make_scheduler(optimizer, epochs=epochs, lr=lr, schedule=schedule)
+    optimiser = make_optimizer(params, name=optimizer, lr=lr, weight_decay=weight_decay, betas=betas)
+    scheduler = make_scheduler(optimiser, epochs=epochs, lr=lr, schedule=schedule)
     amp = autocast_dtype(device, dtype)
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
     loss_fn = loss_fn or SegmentationLoss()
@@ -133,7 +134,7 @@ def fit(model: nn.Module, train_set: Dataset, test_set: Dataset | None, *, out: 
     if resume and (out / STATE).is_file():
         state = torch.load(out / STATE, map_location=device, weights_only=False)
         model.load_state_dict(state["model"], strict=False)
-        optimizer.load_state_dict(state["optimizer"])
+        optimiser.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         _set_rng_state(state["rng"])
@@ -152,9 +153,9 @@ def fit(model: nn.Module, train_set: Dataset, test_set: Dataset | None, *, out: 
             images, labels = batch["image"].to(device), batch["label"].to(device)
             with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
                 loss = loss_fn(trained(images), labels)
-            optimizer.zero_grad(set_to_none=True)
+            optimiser.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
-            scaler.step(optimizer)
+            scaler.step(optimiser)
             scaler.update()
             losses.append(loss.item())
         scheduler.step()
@@ -166,7 +167,8 @@ def fit(model: nn.Module, train_set: Dataset, test_set: Dataset | None, *, out: 
         history.append(row)
         if dist.is_main:
             # The whole model: frozen weights may be a random initialisation that no file reproduces.
-            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            state = {"model": model.state_dict(), "optimizer": optimiser.state_dict(),
+                     "scheduler": scheduler.state_dict(),
                      "scaler": scaler.state_dict(), "rng": _rng_state(), "epoch": epoch, "history": history}
             out.mkdir(parents=True, exist_ok=True)
             with atomic_path(out / STATE) as tmp:

@@ -17,6 +17,7 @@ import torch
 from monai.transforms import Rand2DElasticd
 
 from sambook.atomic import atomic_path
+from sambook.data.segthor import load_segthor
 from sambook.data.volumes import GroupDataset, VolumeSet, build_volumes, dice_3d, predict_volume
 from sambook.losses import SegmentationLoss
 from sambook.models.aftersam import AfterSAM
@@ -33,8 +34,6 @@ SCORES = "volume_scores.json"
 def load_volumes(cfg: TrainConfig) -> VolumeSet:
     """The config's volumes: the phantom of the active profile (one modality) or a SegTHOR folder."""
     if cfg.dataset == "segthor":
-        from sambook.data.segthor import load_segthor
-
         return load_segthor(cfg.data_dir, image_size=cfg.image_size)
     if cfg.dataset != "phantom":
         raise ValueError(f"unknown dataset {cfg.dataset!r}; choose phantom or segthor")
