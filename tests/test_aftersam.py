@@ -49,10 +49,16 @@ def test_frozen_parts_get_no_gradient_and_lora_does():
     assert not any(n.startswith("frozen_blocks") and "lora" not in n for n in trained)
 
 
-def test_decoder_lora_option_trains_only_lora_in_the_decoder():
+def test_decoder_lora_option_trains_lora_in_the_transformer_and_the_class_heads():
+    from sambook.models.aftersam import CLASS_HEADS
+
     model = _model(decoder_lora=True)
     trained = [n for n, p in model.named_parameters() if p.requires_grad and n.startswith("decoder.")]
-    assert trained and all("lora_" in n for n in trained)
+    in_transformer = [n for n in trained if ".transformer." in n]
+    assert in_transformer and all("lora_" in n for n in in_transformer)
+    assert all(any(f".{head}" in n for head in CLASS_HEADS) for n in set(trained) - set(in_transformer))
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad and ".transformer." in n]
+    assert any("q_proj.base" in n or "q_proj.weight" in n for n in frozen)  # the pretrained projections stay
 
 
 def test_the_middle_slice_is_the_one_returned():

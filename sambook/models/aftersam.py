@@ -4,7 +4,8 @@ Input: a group of N = N_A + 1 slices (B, N, 1, H, W). Each slice is repeated to 
 through the **frozen** first (depth - L) blocks of SAM's encoder; the last L blocks become axial fusion blocks
 (:class:`~sambook.models.axial.SamAxialBlock`, LoRA on Q/V) that also attend across the N slices; the **middle**
 slice's tokens go through SAM's neck and the prompt-free mask decoder, which is fine-tuned fully (or, as the
-paper's Table 4 alternative, with LoRA on its attention's Q/V projections). Output: logits of the middle slice.
+paper's Table 4 alternative, with LoRA on its attention's Q/V projections and its per-class heads trained).
+Output: logits of the middle slice.
 
 Because nothing before the fusion blocks trains, their output per slice never changes during training:
 :meth:`AfterSAM.frozen_features` computes it, and :class:`sambook.models.feature_cache.FeatureCache` stores it so
@@ -23,9 +24,17 @@ from sambook.models.lora import LoRALinear
 from sambook.models.prompt_free import PromptFreeDecoder
 
 
+#: The decoder's per-class outputs: with new classes there is no pretrained meaning to adapt, so they train.
+CLASS_HEADS = ("mask_tokens", "output_hypernetworks_mlps", "iou_prediction_head")
+
+
 def lora_on_decoder(decoder: nn.Module, rank: int) -> None:
-    """Freeze the mask decoder and put LoRA on the Q and V projections of every attention in its transformer."""
+    """Freeze the mask decoder's transformer and put LoRA on the Q and V projections of every attention in it; the
+    per-class heads (:data:`CLASS_HEADS`: mask tokens, their hypernetworks, the IoU head) keep training, since each
+    output token now stands for one of the task's classes."""
     freeze(decoder)
+    for name in CLASS_HEADS:
+        getattr(decoder, name).requires_grad_(True)
     for module in list(decoder.modules()):
         if hasattr(module, "q_proj") and hasattr(module, "v_proj"):
             module.q_proj = LoRALinear(module.q_proj, rank=rank)
