@@ -131,3 +131,19 @@ def test_several_groups_per_volume():
     groups = GroupDataset(volumes, [0, 2], neighbours=2, interval=1, groups_per_volume=3)
     assert len(groups) == 6 and [groups.case_of(i) for i in range(6)] == [0, 2, 0, 2, 0, 2]
     assert groups[5]["case"] == volumes.case_ids[2]
+
+
+def test_elastic_groups_repeat_under_a_seed():
+    from sambook.train.volumes import elastic_deformation
+
+    volumes = _volumes()
+    transform = elastic_deformation(32)
+    transform.prob = 1.0  # deform every group
+
+    def draw(seed):
+        torch.manual_seed(seed)
+        groups = GroupDataset(volumes, [0, 1], neighbours=2, interval=1, transform=transform)
+        return torch.stack([groups[i]["image"] for i in range(2)])
+
+    assert torch.equal(draw(3), draw(3))
+    assert not torch.equal(draw(3), draw(4))

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from sambook.atomic import atomic_path
+from sambook.data.augment import apply_seeded
 from sambook.data.grids import arrays
 from sambook.data.loaders import list_cases, load_case
 from sambook.data.phantom import ensure_phantom
@@ -182,7 +183,7 @@ class SliceDataset(Dataset):
         sample = {"image": torch.from_numpy(self.slices.images[i].copy()), "label": torch.from_numpy(label)}
         if self.transform is not None:
             sample["label"] = sample["label"][None]
-            sample = self.transform(sample)
+            sample = apply_seeded(self.transform, sample)
             sample["label"] = torch.as_tensor(sample["label"])[0].round().long()
             sample["image"] = torch.as_tensor(sample["image"]).float()
         sample.update(case=str(self.slices.case_ids[i]), index=int(self.slices.slice_index[i]),

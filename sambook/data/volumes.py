@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from sambook.data.augment import apply_seeded
 from sambook.data.grids import arrays
 from sambook.data.loaders import MODALITIES, list_cases, load_case
 from sambook.data.slices import normalise, registered_phantom, resize_slice
@@ -76,7 +77,8 @@ class GroupDataset(Dataset):
     Items: ``{"image": (N, 1, S, S), "label": (S, S) of the middle slice, "spacing": (2,), "case", "index"}``.
     The slice d is drawn from the slices that hold brain, with torch's global generator (seeded by the loop).
     ``transform`` is an optional MONAI dictionary transform applied to the group and its label together
-    (e.g. ``Rand2DElasticd``), with the N slices as channels.
+    (e.g. ``Rand2DElasticd``), with the N slices as channels, its randomness drawn from torch's generator
+    (:func:`sambook.data.augment.apply_seeded`).
     """
 
     def __init__(self, volumes: VolumeSet, cases: list[int], *, neighbours: int, interval: int, transform=None,
@@ -99,7 +101,7 @@ class GroupDataset(Dataset):
         sample = {"image": torch.from_numpy(group(self.volumes.images[c], d, self.neighbours, self.interval)),
                   "label": torch.from_numpy(self.volumes.labels[c][d].astype(np.int64))[None]}
         if self.transform is not None:
-            sample = self.transform(sample)
+            sample = apply_seeded(self.transform, sample)
         return {"image": torch.as_tensor(sample["image"]).float()[:, None],
                 "label": torch.as_tensor(sample["label"])[0].round().long(),
                 "spacing": torch.tensor(self.volumes.spacing_mm[c]), "case": self.volumes.case_ids[c], "index": d}

@@ -154,8 +154,17 @@ class LoadReport:
     resized: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return (f"resized {len(self.resized)} tensors {self.resized}; missing {len(self.missing)} {self.missing}; "
-                f"unexpected {len(self.unexpected)} {self.unexpected}")
+        return "; ".join(f"{name} {len(keys)}{_modules(keys)}" for name, keys in
+                         (("resized", self.resized), ("missing", self.missing), ("unexpected", self.unexpected)))
+
+
+def _modules(keys: list[str]) -> str:
+    """Keys grouped by the module that holds them: ``" (a.b.weight, c.d.* (6 tensors))"``, or "" for none."""
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        groups.setdefault(key.rsplit(".", 3)[0] if key.count(".") > 3 else key, []).append(key)
+    names = [g[0] if len(g) == 1 else f"{prefix}.* ({len(g)} tensors)" for prefix, g in groups.items()]
+    return f" ({', '.join(names)})" if names else ""
 
 
 def adapt_state_dict(state: dict[str, torch.Tensor], model: torch.nn.Module,
