@@ -13,8 +13,9 @@ install:
 data: install
 	SAMBOOK_PROFILE=$(BOOK_PROFILE) $(PYTHON) -m sambook phantom
 
+# --all: Sphinx would otherwise keep pages executed under another profile (its environment ignores SAMBOOK_PROFILE).
 book: data
-	SAMBOOK_PROFILE=$(BOOK_PROFILE) $(JUPYTER_BOOK) build . --warningiserror --path-output .
+	SAMBOOK_PROFILE=$(BOOK_PROFILE) $(JUPYTER_BOOK) build . --all --warningiserror --path-output .
 	@echo "Book written to _build/html/index.html (profile $(BOOK_PROFILE))"
 
 unit:
