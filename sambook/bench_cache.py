@@ -17,13 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sambook.data.volumes import GroupDataset, VolumeSet
-from sambook.losses import SegmentationLoss
-from sambook.models.feature_cache import CachedGroups, FeatureCache, FromFeatures
+from sambook.data.volumes import VolumeSet
 from sambook.profiles import get_profile
 from sambook.train.config import TrainConfig, load_config
 from sambook.train.loop import fit, seed_everything
-from sambook.train.volumes import build_aftersam, load_volumes, split_cases
+from sambook.train.volumes import build_aftersam, load_volumes, split_cases, training_pair
 
 
 def cache_speedup(cfg: TrainConfig, *, epochs: int, volumes: VolumeSet | None = None) -> dict:
@@ -33,21 +31,14 @@ def cache_speedup(cfg: TrainConfig, *, epochs: int, volumes: VolumeSet | None = 
     train_cases, _ = split_cases(len(volumes.case_ids), seed=cfg.seed)
     runs = {}
     for cached in (False, True):
+        run_cfg = dataclasses.replace(cfg, cache=cached)
         seed_everything(cfg.seed)
-        model = build_aftersam(cfg)
-        groups = GroupDataset(volumes, train_cases, neighbours=cfg.neighbours, interval=cfg.interval,
-                              groups_per_volume=cfg.groups_per_volume)
-        cache = FeatureCache(model) if cached else None
-        trained, dataset = (FromFeatures(model, cfg.image_size), CachedGroups(groups, cache)) if cached \
-            else (model, groups)
+        trained, dataset = training_pair(run_cfg, build_aftersam(run_cfg), volumes, train_cases)
         with tempfile.TemporaryDirectory() as out:
-            history = fit(trained, dataset, None, out=Path(out), epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                          weight_decay=cfg.weight_decay, optimizer=cfg.optimizer, betas=cfg.betas,
-                          schedule=cfg.schedule, seed=cfg.seed, progress=False,
-                          loss_fn=SegmentationLoss(cfg.lambda_dice, cfg.lambda_ce, cfg.lambda_iou))
+            history = fit(trained, dataset, None, out=Path(out), progress=False, **run_cfg.fit_arguments())
         runs["cached" if cached else "uncached"] = {
             "seconds": [row["seconds"] for row in history], "loss": [row["train_loss"] for row in history],
-            **({"slices_encoded": cache.computed} if cached else {})}
+            **({"slices_encoded": dataset.cache.computed} if cached else {})}
     later = slice(1, None) if epochs > 1 else slice(None)
     speedup = np.mean(runs["uncached"]["seconds"][later]) / np.mean(runs["cached"]["seconds"][later])
     return {"config": cfg.to_dict(), "threads": torch.get_num_threads(), **runs, "speedup_after_first": float(speedup),

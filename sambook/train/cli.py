@@ -17,7 +17,6 @@ import torch
 import yaml
 
 from sambook.data.slices import load_slice_splits
-from sambook.losses import SegmentationLoss
 from sambook.metrics import CONVENTION
 from sambook.models.fusion import build_model
 from sambook.paths import data_root
@@ -55,11 +54,8 @@ def train(cfg: TrainConfig, out: Path, *, resume: bool = False, progress: bool =
         return history
     data = datasets(cfg)
     seed_everything(cfg.seed)  # the model's fresh weights (and a random-init encoder) depend on it
-    return fit(model_for(cfg, verbose=True), data["train"], data["test"], out=out, epochs=cfg.epochs,
-               batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer=cfg.optimizer,
-               betas=cfg.betas, schedule=cfg.schedule, seed=cfg.seed, dtype=cfg.dtype,
-               loss_fn=SegmentationLoss(cfg.lambda_dice, cfg.lambda_ce, cfg.lambda_iou), resume=resume,
-               classes=classes_of(cfg), num_workers=cfg.num_workers, progress=progress)
+    return fit(model_for(cfg, verbose=True), data["train"], data["test"], out=out, resume=resume,
+               classes=classes_of(cfg), progress=progress, **cfg.fit_arguments())
 
 
 def load_run(run_dir: Path) -> tuple[TrainConfig, torch.nn.Module]:

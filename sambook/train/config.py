@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from sambook.losses import SegmentationLoss
 from sambook.profiles import Profile, get_profile
 
 
@@ -68,6 +69,13 @@ class TrainConfig:
         resolved = dataclasses.replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
         resolved.betas = tuple(resolved.betas)
         return resolved
+
+    def fit_arguments(self) -> dict:
+        """The keyword arguments of :func:`sambook.train.loop.fit` that a resolved config sets, loss included."""
+        return {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
+                "weight_decay": self.weight_decay, "optimizer": self.optimizer, "betas": self.betas,
+                "schedule": self.schedule, "seed": self.seed, "dtype": self.dtype, "num_workers": self.num_workers,
+                "loss_fn": SegmentationLoss(self.lambda_dice, self.lambda_ce, self.lambda_iou)}
 
     def to_dict(self) -> dict:
         """Plain YAML-safe values (tuples as lists)."""

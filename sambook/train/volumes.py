@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from monai.transforms import Rand2DElasticd
+from torch import nn
+from torch.utils.data import Dataset
 
 from sambook.atomic import atomic_path
 from sambook.data.segthor import load_segthor
 from sambook.data.volumes import GroupDataset, VolumeSet, build_volumes, dice_3d, predict_volume
-from sambook.losses import SegmentationLoss
 from sambook.models.aftersam import AfterSAM
 from sambook.models.checkpoint import load_into, resolve_checkpoint
 from sambook.models.feature_cache import CachedGroups, FeatureCache, FromFeatures
@@ -67,6 +68,18 @@ def elastic_deformation(image_size: int) -> Rand2DElasticd:
                           mode=("bilinear", "nearest"), padding_mode="zeros")
 
 
+def training_pair(cfg: TrainConfig, model: AfterSAM, volumes: VolumeSet,
+                  cases: list[int]) -> tuple[nn.Module, Dataset]:
+    """What the loop trains, and on what: ``model`` on slice groups of ``cases`` (elastically deformed when
+    ``cfg.elastic``), or with ``cfg.cache`` its trainable rest on cached frozen features."""
+    groups = GroupDataset(volumes, cases, neighbours=cfg.neighbours, interval=cfg.interval,
+                          transform=elastic_deformation(cfg.image_size) if cfg.elastic else None,
+                          groups_per_volume=cfg.groups_per_volume)
+    if not cfg.cache:
+        return model, groups
+    return FromFeatures(model, cfg.image_size), CachedGroups(groups, FeatureCache(model))
+
+
 def score_volumes(model: AfterSAM, volumes: VolumeSet, cases: list[int], cfg: TrainConfig,
                   predictions: dict[int, np.ndarray] | None = None) -> dict:
     """Per-class 3D Dice (%) of every volume in ``cases`` and their means; each predicted label map is also stored
@@ -92,15 +105,8 @@ def train_aftersam(cfg: TrainConfig, out: Path, *, resume: bool = False, progres
     train_cases, test_cases = split_cases(len(volumes.case_ids), seed=cfg.seed)
     seed_everything(cfg.seed)  # fresh weights (LoRA, position embedding, decoder tokens) depend on it
     model = build_aftersam(cfg, verbose=progress)
-    groups = GroupDataset(volumes, train_cases, neighbours=cfg.neighbours, interval=cfg.interval,
-                          transform=elastic_deformation(cfg.image_size) if cfg.elastic else None,
-                          groups_per_volume=cfg.groups_per_volume)
-    trained, dataset = (FromFeatures(model, cfg.image_size), CachedGroups(groups, FeatureCache(model))) \
-        if cfg.cache else (model, groups)
-    history = fit(trained, dataset, None, out=out, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                  weight_decay=cfg.weight_decay, optimizer=cfg.optimizer, betas=cfg.betas, schedule=cfg.schedule,
-                  seed=cfg.seed, dtype=cfg.dtype, resume=resume, num_workers=cfg.num_workers, progress=progress,
-                  loss_fn=SegmentationLoss(cfg.lambda_dice, cfg.lambda_ce, cfg.lambda_iou))
+    trained, dataset = training_pair(cfg, model, volumes, train_cases)
+    history = fit(trained, dataset, None, out=out, resume=resume, progress=progress, **cfg.fit_arguments())
     scores = score_volumes(model, volumes, test_cases, cfg, predictions)
     with atomic_path(out / SCORES) as tmp:
         tmp.write_text(json.dumps(scores, indent=1))
