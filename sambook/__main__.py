@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "evaluate": ("sambook.train.cli", "Dice and HD95 (3D Dice for AFTer-SAM) of a trained run",
                  "add_evaluate_arguments", "main_evaluate"),
     "pretrain": ("sambook.pretrain", "pretrain the book's mini SAM on phantom tissue classes and synthetic anomalies"),
+    "init-gap": ("sambook.init_gap", "Table 1 models from the pretrained vs a random mini SAM, over seeds"),
     "bench": ("sambook.bench", "training images/s and peak memory of the Table 1 models"),
     "estimate": ("sambook.estimate.cli", "peak GPU memory and FLOPs of a step, traced on fake tensors"),
     "bench-cache": ("sambook.bench_cache", "AFTer-SAM epoch time with and without the frozen-feature cache"),

@@ -1,0 +1,117 @@
+"""Is the pretrained mini SAM a foundation? Table 1's models from a pretrained and from a random encoder (chapter
+"Where a foundation model comes from").
+
+Each Table 1 model (single modality on FLAIR, early fusion, CMAA) trains with its encoder frozen twice, from the
+book's pretrained mini SAM and from a random initialisation of the same architecture, with the same data, seed,
+schedule and loss. The reference run ``("sam", "scratch")`` trains the single-modality model with every weight
+trainable from a random initialisation: what a network learns from the same slices on its own.
+
+``python -m sambook init-gap --seeds 0 1 2`` repeats the comparison under several seeds (another random encoder,
+another batch order) on the profile's slices and prints every run, then each model's gap per seed and on average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from torch import nn
+
+from sambook.atomic import atomic_path
+from sambook.data.slices import SliceDataset, load_slice_splits
+from sambook.models.checkpoint import resolve_checkpoint
+from sambook.models.fusion import build_model
+from sambook.paths import data_root
+from sambook.profiles import Profile, get_profile
+from sambook.train.loop import fit, seed_everything
+
+INITS = ("pretrained", "random", "scratch")
+TABLE1 = ("sam", "early", "cmaa")
+#: The chapter's runs: each Table 1 model from both encoders, then the from-scratch reference.
+RUNS: tuple[tuple[str, str], ...] = (*((m, i) for m in TABLE1 for i in INITS[:2]), ("sam", "scratch"))
+
+
+@dataclass
+class InitRun:
+    model: str
+    init: str
+    seed: int
+    dice: list[float]  # test Dice (%) after each epoch
+    hd95: list[float]  # test HD95 (mm) after each epoch
+    seconds: float
+
+
+def build_for_init(name: str, init: str, *, profile: Profile, checkpoint: Path | None) -> nn.Module:
+    """Table 1 model ``name`` on the mini backbone: ``pretrained`` loads ``checkpoint`` and freezes the encoder,
+    ``random`` freezes a random encoder, ``scratch`` trains every weight of a random one."""
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; choose one of {INITS}")
+    if init == "pretrained" and checkpoint is None:
+        raise FileNotFoundError("no mini checkpoint: run `python -m sambook pretrain configs/pretrain_cpu.yaml`")
+    model = build_model(name, backbone="mini", image_size=profile.image_size,
+                        checkpoint=str(checkpoint) if init == "pretrained" else None,
+                        adapter_blocks=profile.adapter_blocks, modality="flair")
+    return model.requires_grad_(True) if init == "scratch" else model
+
+
+def train_init(name: str, init: str, data: dict[str, SliceDataset], *, profile: Profile, checkpoint: Path | None,
+               seed: int, out: Path) -> InitRun:
+    """Build (under ``seed``) and train one run with the profile's schedule; return its per-epoch test scores."""
+    seed_everything(seed)
+    model = build_for_init(name, init, profile=profile, checkpoint=checkpoint)
+    start = time.perf_counter()
+    history = fit(model, data["train"], data["test"], out=out, epochs=profile.epochs, batch_size=profile.batch_size,
+                  lr=profile.lr, seed=seed, progress=False)
+    return InitRun(name, init, seed, [r["test_dice"] for r in history], [r["test_hd95"] for r in history],
+                   time.perf_counter() - start)
+
+
+def gaps(runs: list[InitRun]) -> dict[str, dict[int, tuple[float, float]]]:
+    """Differences of final (Dice, HD95) per seed, for every pair present in ``runs``: ``"<model> pretrained -
+    random"`` for each Table 1 model, and ``"cmaa random - sam scratch"`` (CMAA on a random encoder against the
+    from-scratch reference)."""
+    final = {(r.model, r.init, r.seed): (r.dice[-1], r.hd95[-1]) for r in runs}
+    pairs = {f"{m} pretrained - random": ((m, "pretrained"), (m, "random")) for m in TABLE1}
+    pairs["cmaa random - sam scratch"] = (("cmaa", "random"), ("sam", "scratch"))
+    out: dict[str, dict[int, tuple[float, float]]] = {}
+    for key, (a, b) in pairs.items():
+        for seed in sorted({r.seed for r in runs}):
+            if (*a, seed) in final and (*b, seed) in final:
+                (d1, h1), (d0, h0) = final[(*a, seed)], final[(*b, seed)]
+                out.setdefault(key, {})[seed] = (d1 - d0, h1 - h0)
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--out", type=Path, help="run folders and init_gap.json (default: data_root()/runs/init-gap-PROFILE)")
+
+
+def main(args: argparse.Namespace) -> int:
+    profile = get_profile()
+    checkpoint, description = resolve_checkpoint("mini")
+    print(description)
+    out = args.out or data_root() / "runs" / f"init-gap-{profile.name}"
+    data = load_slice_splits(profile)
+    runs = []
+    print(f"{'model':6s} {'encoder':11s} {'seed':>4s} {'Dice (%)':>9s} {'HD95 (mm)':>10s}   "
+          f"({profile.epochs} epochs, profile {profile.name})")
+    for seed in args.seeds:
+        for name, init in RUNS:
+            run = train_init(name, init, data, profile=profile, checkpoint=checkpoint, seed=seed,
+                             out=out / f"seed{seed}-{name}-{init}")
+            runs.append(run)
+            print(f"{name:6s} {init:11s} {seed:4d} {run.dice[-1]:9.1f} {run.hd95[-1]:10.1f}   {run.seconds:5.1f} s",
+                  flush=True)
+    for key, per_seed in gaps(runs).items():
+        listed = ", ".join(f"{d:+.1f} / {h:+.1f} mm" for d, h in per_seed.values())
+        mean_dice = sum(d for d, _ in per_seed.values()) / len(per_seed)
+        mean_hd95 = sum(h for _, h in per_seed.values()) / len(per_seed)
+        print(f"{key:26s} Dice / HD95 per seed: {listed};  mean {mean_dice:+.1f} / {mean_hd95:+.1f} mm")
+    with atomic_path(out / "init_gap.json") as tmp:
+        tmp.write_text(json.dumps({"profile": profile.name, "checkpoint": str(checkpoint),
+                                   "runs": [asdict(r) for r in runs]}, indent=1))
+    return 0
