@@ -76,9 +76,10 @@ def gaps(runs: list[InitRun]) -> dict[str, dict[int, tuple[float, float]]]:
     final = {(r.model, r.init, r.seed): (r.dice[-1], r.hd95[-1]) for r in runs}
     pairs = {f"{m} pretrained - random": ((m, "pretrained"), (m, "random")) for m in TABLE1}
     pairs["cmaa random - sam scratch"] = (("cmaa", "random"), ("sam", "scratch"))
+    seeds = sorted({r.seed for r in runs})
     out: dict[str, dict[int, tuple[float, float]]] = {}
     for key, (a, b) in pairs.items():
-        for seed in sorted({r.seed for r in runs}):
+        for seed in seeds:
             if (*a, seed) in final and (*b, seed) in final:
                 (d1, h1), (d0, h0) = final[(*a, seed)], final[(*b, seed)]
                 out.setdefault(key, {})[seed] = (d1 - d0, h1 - h0)
@@ -87,7 +88,8 @@ def gaps(runs: list[InitRun]) -> dict[str, dict[int, tuple[float, float]]]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--out", type=Path, help="run folders and init_gap.json (default: data_root()/runs/init-gap-PROFILE)")
+    parser.add_argument("--out", type=Path,
+                        help="run folders and init_gap.json (default: data_root()/runs/init-gap-PROFILE)")
 
 
 def main(args: argparse.Namespace) -> int:
