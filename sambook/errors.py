@@ -36,3 +36,7 @@ class RegistrationError(SambookError):
 
 class CheckpointError(SambookError):
     """A model checkpoint is missing, corrupt, fails its checksum or does not fit the model."""
+
+
+class ConfigError(SambookError, ValueError):
+    """A config file (or a run folder's config) has an unknown key, a wrong type or a value out of range."""

@@ -23,26 +23,26 @@ class Profile:
     """Every size a chapter may need. Fields are grouped by the chapter that reads them."""
 
     name: str
-    # Chapter 1 — the offline phantom (sambook.data.phantom).
+    # Chapter `multimodal_mri` — the offline phantom (sambook.data.phantom).
     phantom_cases: int  # cases generated for the book's dataset
     phantom_spacing_mm: float  # isotropic spacing of the T2 reference grid
-    # Chapter 2 — the 2D slice dataset (sambook.data.slices).
+    # Chapter `registration` — the 2D slice dataset (sambook.datasets.slices).
     image_size: int  # side of the square 2D slices fed to the models (paper: 256)
     slices_per_case: int  # tumour slices kept per case ("several slices")
-    # Chapters 3-4 — SAM core, CMAA and training (sambook.models, sambook.train).
+    # Chapters `sam_taken_apart` to `fusing_modalities` — SAM core, CMAA and training (sambook.models, .train).
     backbone: str  # "mini", "vit_b", "vit_l" or "vit_h"
     batch_size: int  # paper: 24
     epochs: int
     lr: float  # paper: 1e-3 (AdamW)
     adapter_blocks: int  # n, the number of encoder blocks followed by a CMAA adapter (paper: 6)
-    # Chapters 5-7 — AFTer-SAM (sambook.models.aftersam).
+    # the chapters from `axial_attention` to `aftersam_volumes` — AFTer-SAM (sambook.models.aftersam).
     neighbours: int  # N_A: a slice group holds N_A + 1 slices (paper: 8)
     interval: int  # N_f: spacing between neighbouring slices of a group (paper: 1)
     fusion_blocks: int  # L, the number of axial fusion blocks (paper: 6)
     fusion_heads: int  # M (paper: 8)
     lora_rank: int
     volume_epochs: int  # paper: 550
-    # Chapter 8 — fake-tensor estimates (sambook.estimate): backbone, large inference size, training size and batch.
+    # Chapter `training_runs` — fake-tensor estimates (sambook.estimate): backbone, sizes for inference and training.
     estimate_backbone: str = "vit_b"
     estimate_size: int = 1024
     estimate_train_size: int = 256

@@ -74,8 +74,10 @@ def checkerboard(fixed: np.ndarray, moving: np.ndarray, tiles: int = 8) -> np.nd
     return np.where(mask, scaled(fixed), scaled(moving))
 
 
-def slice_viewer(cases: dict[str, tuple[np.ndarray, np.ndarray]],
-                 draw: Callable[[np.ndarray, np.ndarray, int, int, bool], plt.Figure] | None = None):
+def slice_viewer(
+    cases: dict[str, tuple[np.ndarray, np.ndarray]],
+    draw: Callable[[np.ndarray, np.ndarray, int, int, bool], plt.Figure] | None = None,
+):
     """An ipywidgets viewer over ``cases`` ({case id: (images (4, z, y, x), labels (z, y, x))}) with sliders for
     case, modality, slice and label overlay. Returns the widget; in a static page (the HTML book) it shows
     nothing, so chapters always draw a static figure as well."""
@@ -89,7 +91,9 @@ def slice_viewer(cases: dict[str, tuple[np.ndarray, np.ndarray]],
     draw = draw or default_draw
     first = next(iter(cases.values()))
     case_w = widgets.Dropdown(options=list(cases), description="case")
-    modality_w = widgets.Dropdown(options=[(n, i) for i, n in enumerate(MODALITY_NAMES)], value=3, description="modality")
+    modality_w = widgets.Dropdown(
+        options=[(n, i) for i, n in enumerate(MODALITY_NAMES)], value=3, description="modality"
+    )
     z_w = widgets.IntSlider(value=tumour_slice(first[1]), min=0, max=first[0].shape[1] - 1, description="slice")
     overlay_w = widgets.Checkbox(value=True, description="labels")
 

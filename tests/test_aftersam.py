@@ -6,12 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from sambook.data.volumes import (AllGroups, GroupDataset, VolumeSet, dice_3d, neighbour_indices, predict_volume,
-                                  to_original_grid)
+from sambook.datasets.volumes import (
+    AllGroups,
+    GroupDataset,
+    VolumeSet,
+    neighbour_indices,
+    to_original_grid,
+)
+from sambook.evaluate.volumes import dice_3d, predict_volume
 from sambook.models.aftersam import AfterSAM
-from sambook.models.fusion import neck
 from sambook.models.feature_cache import CachedGroups, FeatureCache, FromFeatures
 from sambook.models.sam_core import build_sam
+from sambook.models.sam_parts import neck
 from sambook.train.loop import fit
 
 
@@ -50,7 +56,7 @@ def test_frozen_parts_get_no_gradient_and_lora_does():
 
 
 def test_decoder_lora_option_trains_lora_in_the_transformer_and_the_class_heads():
-    from sambook.models.aftersam import CLASS_HEADS
+    from sambook.models.lora import CLASS_HEADS
 
     model = _model(decoder_lora=True)
     trained = [n for n, p in model.named_parameters() if p.requires_grad and n.startswith("decoder.")]
@@ -109,8 +115,17 @@ def test_cached_and_uncached_training_give_the_same_losses(tmp_path):
     h1 = fit(plain, groups, None, out=tmp_path / "a", epochs=2, batch_size=2, lr=1e-3, seed=4, progress=False)
     cache = FeatureCache(cached_model)
     cached = CachedGroups(GroupDataset(volumes, [0, 1, 2], neighbours=2, interval=1), cache)
-    h2 = fit(FromFeatures(cached_model, 32), cached, None, out=tmp_path / "b", epochs=2, batch_size=2, lr=1e-3,
-             seed=4, progress=False)
+    h2 = fit(
+        FromFeatures(cached_model, 32),
+        cached,
+        None,
+        out=tmp_path / "b",
+        epochs=2,
+        batch_size=2,
+        lr=1e-3,
+        seed=4,
+        progress=False,
+    )
     for a, b in zip(h1, h2):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
     assert 0 < cache.computed <= 3 * 7  # every slice computed at most once
@@ -120,8 +135,9 @@ def test_cache_refuses_augmented_groups():
     from monai.transforms import RandFlipd
 
     volumes = _volumes()
-    groups = GroupDataset(volumes, [0], neighbours=2, interval=1,
-                          transform=RandFlipd(keys=["image", "label"], prob=1.0, spatial_axis=0))
+    groups = GroupDataset(
+        volumes, [0], neighbours=2, interval=1, transform=RandFlipd(keys=["image", "label"], prob=1.0, spatial_axis=0)
+    )
     with pytest.raises(ValueError, match="without input augmentation"):
         CachedGroups(groups, FeatureCache(_model()))
 

@@ -7,8 +7,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sambook.models.axial import (AxialFusionBlock, AxialFusionTransformer, SamAxialBlock, axial_attention,
-                                  multi_head_attention, slice_attention)
+from sambook.models.axial import (
+    AxialFusionBlock,
+    AxialFusionTransformer,
+    SamAxialBlock,
+    axial_attention,
+    multi_head_attention,
+    slice_attention,
+)
 from sambook.models.sam_core import build_sam
 
 
@@ -56,8 +62,9 @@ def test_block_is_equivariant_to_slice_permutation_without_position_embedding(se
 @pytest.mark.parametrize("slices", [1, 2, 3, 5, 9])
 def test_shapes_for_odd_and_even_groups(slices):
     z = torch.randn(2, slices, 4, 4, 16)
-    model = AxialFusionTransformer([AxialFusionBlock(16, 4), AxialFusionBlock(16, 4)], slices=slices, grid=(4, 4),
-                                   dim=16)
+    model = AxialFusionTransformer(
+        [AxialFusionBlock(16, 4), AxialFusionBlock(16, 4)], slices=slices, grid=(4, 4), dim=16
+    )
     assert model(z).shape == z.shape
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sambook.bench import bench
+from sambook.bench.training import bench
 
 
 def test_bench_reports_throughput_and_memory():

@@ -15,8 +15,20 @@ def test_two_process_ddp_on_cpu(tmp_path):
     worker = Path(__file__).with_name("ddp_worker.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", str(worker),
-         str(tmp_path)], capture_output=True, text=True, timeout=180, env=env)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--master_port=29517",
+            str(worker),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "rank 0 done, 2 epochs" in result.stdout and "rank 1 done, 2 epochs" in result.stdout
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]

@@ -15,7 +15,7 @@ from sambook.estimate.trace import Setting, estimate
 PUBLISHED_MIB = {"fp32": 19_934, "bf16": 10_003}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def traced(**kwargs):
     return estimate(Setting(**kwargs))
 
@@ -29,8 +29,7 @@ def test_calibration_vit_b_1024_batch8_inference_slowest(dtype):
 
 def test_lean_attention_goal_vit_b_1024_bf16_slowest():
     stock = traced(model="sam", backbone="vit_b", batch=8, size=1024, dtype="bf16", inference=True)
-    lean = traced(model="sam", backbone="vit_b", batch=8, size=1024, dtype="bf16", inference=True,
-                  attention="lean")
+    lean = traced(model="sam", backbone="vit_b", batch=8, size=1024, dtype="bf16", inference=True, attention="lean")
     assert lean.peak_mib <= stock.peak_mib / 5
     assert lean.peak_mib < 1_703  # segment-anything-fast's Triton kernel, measured
 
@@ -85,8 +84,20 @@ def test_gpu_table():
 
 
 def test_command_json_aftersam(capsys):
-    argv = ["estimate", "--model", "aftersam", "--backbone", "mini", "--batch", "2", "--size", "64", "--slices", "3",
-            "--json"]
+    argv = [
+        "estimate",
+        "--model",
+        "aftersam",
+        "--backbone",
+        "mini",
+        "--batch",
+        "2",
+        "--size",
+        "64",
+        "--slices",
+        "3",
+        "--json",
+    ]
     assert cli(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["setting"]["slices"] == 3 and out["categories_mib"]["optimizer_state"] > 0

@@ -5,17 +5,25 @@ from __future__ import annotations
 import pytest
 import torch
 
+from sambook.build import build_model as build_from_config
 from sambook.models.adapter import CrossModalityAdapter
-from sambook.models.fusion import CMAASAM, build_model, trainable_parameters
+from sambook.models.cmaa import CMAASAM
+from sambook.models.params import table3
 from sambook.models.sam_core import build_sam
-from sambook.params import table3
+from sambook.models.sam_parts import trainable_parameters
+
+
+def build_model(name: str, **keys) -> torch.nn.Module:
+    """A model through the one builder, from the keys of a config."""
+    return build_from_config({"model": name, **keys})
 
 
 @pytest.mark.parametrize("name", ["sam", "early", "cmaa"])
 @pytest.mark.parametrize("size,num_classes", [(32, 1), (64, 4)])
 def test_shapes(name, size, num_classes):
-    model = build_model(name, backbone="mini", image_size=size, num_classes=num_classes, checkpoint=None,
-                        adapter_blocks=2)
+    model = build_model(
+        name, backbone="mini", image_size=size, num_classes=num_classes, checkpoint=None, adapter_blocks=2
+    )
     out = model(torch.randn(2, 4, size, size))
     assert out.logits.shape == (2, num_classes, size, size) and out.iou.shape == (2, num_classes)
 
@@ -39,8 +47,9 @@ def test_zero_initialised_cmaa_is_two_plain_sam_branches():
     plain = encoder(model.t1_to_rgb(x[:, :2])) + encoder(model.t2_to_rgb(x[:, 2:]))
     expected = model.decode(plain, (32, 32)).logits
     torch.testing.assert_close(model(x).logits, expected, atol=1e-5, rtol=1e-5)
-    nonzero = build_model("cmaa", backbone="mini", image_size=32, checkpoint=None, adapter_blocks=2,
-                          zero_init=False).eval()
+    nonzero = build_model(
+        "cmaa", backbone="mini", image_size=32, checkpoint=None, adapter_blocks=2, adapter_zero_init=False
+    ).eval()
     nonzero.load_state_dict(model.state_dict(), strict=False)
     for adapter in nonzero.adapters:
         torch.nn.init.normal_(adapter.fuse.weight, std=0.1)

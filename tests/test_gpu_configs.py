@@ -41,8 +41,14 @@ def test_annotation_holds_aftersam_and_its_t4_fix_slowest():
 
 
 def test_check_catches_a_wrong_annotation(tmp_path):
-    config = {"model": "sam", "backbone": "mini", "image_size": 64, "batch_size": 2, "dtype": "fp32",
-              "estimate": {"peak_mib": 99_999, "fits_t4": True}}
+    config = {
+        "model": "sam",
+        "backbone": "mini",
+        "image_size": 64,
+        "batch_size": 2,
+        "dtype": "fp32",
+        "estimate": {"peak_mib": 99_999, "fits_t4": True},
+    }
     path = tmp_path / "wrong.yaml"
     path.write_text(yaml.safe_dump(config))
     problems = check(path)

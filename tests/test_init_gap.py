@@ -1,4 +1,4 @@
-"""Pretrained vs random encoder (sambook.init_gap): what each init freezes and loads, the gap arithmetic, the
+"""Pretrained vs random encoder (sambook.foundation.init_gap): what each init freezes and loads, the gap arithmetic, the
 command, and determinism under a seed."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from sambook.init_gap import InitRun, build_for_init, gaps, train_init
+from sambook.foundation.init_gap import InitRun, build_for_init, gaps, train_init
 from sambook.models.checkpoint import load_state_dict, resolve_checkpoint
 from sambook.profiles import PROFILES
 
@@ -49,20 +49,29 @@ def test_gaps_are_final_differences_per_seed():
     def run(model, init, seed, dice, hd95):
         return InitRun(model, init, seed, [0.0, dice], [99.0, hd95], 1.0)
 
-    runs = [run("sam", "pretrained", 0, 80.0, 30.0), run("sam", "random", 0, 60.0, 70.0),
-            run("sam", "pretrained", 1, 75.0, 35.0), run("sam", "random", 1, 70.0, 45.0),
-            run("cmaa", "random", 0, 72.0, 50.0), run("sam", "scratch", 0, 70.0, 52.0)]
-    assert gaps(runs) == {"sam pretrained - random": {0: (20.0, -40.0), 1: (5.0, -10.0)},
-                          "cmaa random - sam scratch": {0: (2.0, -2.0)}}  # incomplete pairs are left out
+    runs = [
+        run("sam", "pretrained", 0, 80.0, 30.0),
+        run("sam", "random", 0, 60.0, 70.0),
+        run("sam", "pretrained", 1, 75.0, 35.0),
+        run("sam", "random", 1, 70.0, 45.0),
+        run("cmaa", "random", 0, 72.0, 50.0),
+        run("sam", "scratch", 0, 70.0, 52.0),
+    ]
+    assert gaps(runs) == {
+        "sam pretrained - random": {0: (20.0, -40.0), 1: (5.0, -10.0)},
+        "cmaa random - sam scratch": {0: (2.0, -2.0)},
+    }  # incomplete pairs are left out
 
 
 def test_same_seed_same_run(checkpoint, tmp_path, monkeypatch):
     monkeypatch.setenv("SAMBOOK_PROFILE", "ci")
-    from sambook.data.slices import load_slice_splits
+    from sambook.datasets.slices import load_slice_splits
 
     data = load_slice_splits(CI)
-    first, second = (train_init("sam", "scratch", data, profile=CI, checkpoint=checkpoint, seed=3, out=tmp_path / k)
-                     for k in ("a", "b"))
+    first, second = (
+        train_init("sam", "scratch", data, profile=CI, checkpoint=checkpoint, seed=3, out=tmp_path / k)
+        for k in ("a", "b")
+    )
     assert (first.dice, first.hd95) == (second.dice, second.hd95)
 
 
@@ -73,8 +82,9 @@ def test_init_gap_command(tmp_path, monkeypatch, capsys):
     assert main(["init-gap", "--seeds", "0", "--out", str(tmp_path)]) == 0
     record = json.loads((tmp_path / "init_gap.json").read_text())
     runs = [InitRun(**r) for r in record["runs"]]
-    assert [(r.model, r.init) for r in runs] == [(m, i) for m in ("sam", "early", "cmaa")
-                                                 for i in ("pretrained", "random")] + [("sam", "scratch")]
+    assert [(r.model, r.init) for r in runs] == [
+        (m, i) for m in ("sam", "early", "cmaa") for i in ("pretrained", "random")
+    ] + [("sam", "scratch")]
     printed = capsys.readouterr().out
     dice, hd95 = gaps(runs)["cmaa pretrained - random"][0]
     assert f"cmaa pretrained - random   Dice / HD95 per seed: {dice:+.1f} / {hd95:+.1f} mm" in printed

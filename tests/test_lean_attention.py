@@ -7,7 +7,7 @@ import pytest
 import torch
 from segment_anything.modeling.image_encoder import Attention, Block
 
-from sambook.models.checkpointing import CheckpointedBlock, set_checkpointing
+from sambook.models.grad_checkpointing import CheckpointedBlock, set_checkpointing
 from sambook.models.lean_attention import LeanAttention, lean_attention, set_attention
 from sambook.models.sam_core import build_sam
 

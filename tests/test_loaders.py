@@ -26,8 +26,10 @@ def brats_dir(phantom_case, tmp_path):
 def _aligned(case: loaders.Case) -> loaders.Case:
     """Every modality resampled onto the T2 grid with the ground truth (as registration would)."""
     t2 = case.images["t2"]
-    images = {m: img if m == "t2" else sitk.Resample(img, t2, case.gt_transforms[m], sitk.sitkLinear)
-              for m, img in case.images.items()}
+    images = {
+        m: img if m == "t2" else sitk.Resample(img, t2, case.gt_transforms[m], sitk.sitkLinear)
+        for m, img in case.images.items()
+    }
     return loaders.Case(case.case_id, images, case.label)
 
 
@@ -40,8 +42,9 @@ def test_brats2021_round_trip(phantom_case, brats_dir):
     np.testing.assert_array_equal(label[seg == 2], 2)
     assert set(case.gt_transforms) == {"t1", "t1ce", "flair"}
     for m in loaders.MODALITIES:
-        np.testing.assert_array_equal(sitk.GetArrayFromImage(case.images[m]),
-                                      sitk.GetArrayFromImage(phantom_case.images[m]))
+        np.testing.assert_array_equal(
+            sitk.GetArrayFromImage(case.images[m]), sitk.GetArrayFromImage(phantom_case.images[m])
+        )
 
 
 @pytest.mark.parametrize("layout", ["brats2023", "msd"])

@@ -65,7 +65,9 @@ def test_qv_only_inside_sam_qkv():
     q, k, v = (after - before).split(dim, dim=-1)
     assert q.abs().max() > 0 and v.abs().max() > 0
     assert k.abs().max() == 0  # K is never adapted
-    assert sum(p.numel() for p in attention.qkv.parameters() if p.requires_grad) == 2 * lora_parameter_count(dim, dim, 2)
+    assert sum(p.numel() for p in attention.qkv.parameters() if p.requires_grad) == 2 * lora_parameter_count(
+        dim, dim, 2
+    )
 
 
 def test_mark_only_lora_as_trainable():

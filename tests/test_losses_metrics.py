@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from sambook.losses import SegmentationLoss, mask_iou
-from sambook.metrics import aggregate, dice_hd95, score_batch
+from sambook.evaluate.metrics import aggregate, dice_hd95, score_batch
+from sambook.train.losses import SegmentationLoss, mask_iou
 
 
 def _square(size: int, y0: int, x0: int, side: int) -> torch.Tensor:

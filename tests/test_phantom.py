@@ -65,7 +65,11 @@ def _on_t2_grid(case: phantom.PhantomCase, modality: str) -> np.ndarray:
 @pytest.mark.parametrize("modality", phantom.MODALITIES)
 def test_tissue_contrast_ordering(case, modality):
     """Median intensity per tissue, measured on the generated volume, orders tissues as real MRI does."""
-    image, seg, tissue = _on_t2_grid(case, modality), sitk.GetArrayFromImage(case.seg), sitk.GetArrayFromImage(case.tissue)
+    image, seg, tissue = (
+        _on_t2_grid(case, modality),
+        sitk.GetArrayFromImage(case.seg),
+        sitk.GetArrayFromImage(case.tissue),
+    )
     healthy = seg == 0
     csf, gm, wm = (np.median(image[(tissue == k) & healthy]) for k in (1, 2, 3))
     ncr, ed, et = (np.median(image[seg == k]) for k in (1, 2, 4))
@@ -98,8 +102,9 @@ def test_each_modality_has_its_own_grid(case):
 def test_misalignment_is_real(case):
     """Brain points of the T2 grid move by more than a voxel under each ground-truth transform."""
     tissue = sitk.GetArrayFromImage(case.tissue)
-    points = [case.tissue.TransformIndexToPhysicalPoint([int(i) for i in idx[::-1]])
-              for idx in np.argwhere(tissue > 0)[::50]]
+    points = [
+        case.tissue.TransformIndexToPhysicalPoint([int(i) for i in idx[::-1]]) for idx in np.argwhere(tissue > 0)[::50]
+    ]
     for modality, transform in case.gt_transforms.items():
         moved = np.array([transform.TransformPoint(p) for p in points])
         assert np.median(np.linalg.norm(moved - np.array(points), axis=1)) > 1.0, modality

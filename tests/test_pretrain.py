@@ -8,9 +8,10 @@ import json
 import pytest
 
 from sambook.data.phantom import case_seed
+from sambook.foundation.pretext import PRETEXT_CLASSES, PRETRAIN_SEED
+from sambook.foundation.pretrain import load_config, pretrain
 from sambook.models.checkpoint import MINI_CHECKPOINT, load_into, sha256_of
 from sambook.models.sam_core import build_sam
-from sambook.pretrain import PRETRAIN_SEED, PRETEXT_CLASSES, load_config, pretrain
 from sambook.profiles import PROFILES
 
 
@@ -40,8 +41,9 @@ def test_pretext_loss_goes_down(pretrained):
 def test_checkpoint_loads_through_the_official_path(pretrained):
     out, _ = pretrained
     tokens = len(PRETEXT_CLASSES)  # one mask token per pretext class
-    report = load_into(build_sam("mini", image_size=64, num_mask_tokens=tokens), out / MINI_CHECKPOINT,
-                       strict_keys=True)
+    report = load_into(
+        build_sam("mini", image_size=64, num_mask_tokens=tokens), out / MINI_CHECKPOINT, strict_keys=True
+    )
     assert not report.missing and not report.unexpected
     assert "image_encoder.pos_embed" in report.resized  # trained at 32 px, loaded at 64 px
     # A model with SAM's usual 4 tokens keeps the first four and reports the fifth token's hypernetwork.
@@ -65,11 +67,10 @@ def test_pretraining_cases_are_disjoint_from_downstream_cases(pretrained):
     assert not pretrain_seeds & downstream_seeds
 
 
-
 def test_synthetic_anomalies_stay_in_the_brain_and_change_only_what_they_label():
     import torch
 
-    from sambook.pretrain import add_anomalies, pretext_labels
+    from sambook.foundation.pretext import add_anomalies, pretext_labels
 
     tissue = torch.zeros(64, 64, dtype=torch.long)
     tissue[12:52, 10:54] = 3  # white matter
@@ -90,7 +91,7 @@ def test_synthetic_anomalies_stay_in_the_brain_and_change_only_what_they_label()
 def test_modality_weights_are_one_modality_or_a_convex_mix():
     import torch
 
-    from sambook.pretrain import modality_weights
+    from sambook.foundation.pretext import modality_weights
 
     g = torch.Generator().manual_seed(0)
     single = [modality_weights(g, 0.0) for _ in range(20)]

@@ -42,8 +42,9 @@ def test_recovers_ground_truth_within_goal(case_2mm):
 def test_monomodal_shift_is_recovered_exactly():
     """T2 against itself moved by a known rigid transform: the optimum is the transform itself."""
     t2 = phantom.make_case(3, spacing_mm=4.0).images["t2"]
-    truth = sitk.Euler3DTransform(t2.TransformContinuousIndexToPhysicalPoint([n / 2 for n in t2.GetSize()]),
-                                  0.05, -0.03, 0.04, (4.0, -3.0, 2.0))
+    truth = sitk.Euler3DTransform(
+        t2.TransformContinuousIndexToPhysicalPoint([n / 2 for n in t2.GetSize()]), 0.05, -0.03, 0.04, (4.0, -3.0, 2.0)
+    )
     moved = sitk.Resample(t2, t2, truth.GetInverse(), sitk.sitkLinear, 0.0)  # M(T(x)) = F(x)
     result = register_rigid(t2, moved, case="shift", modality="t2")
     points = brain_points(t2)
@@ -52,7 +53,7 @@ def test_monomodal_shift_is_recovered_exactly():
 
 def test_metric_improves(case_2mm):
     result = register_rigid(case_2mm.images["t2"], case_2mm.images["flair"], case="c", modality="flair")
-    last_level = result.metric_history[result.level_starts[-1]:]
+    last_level = result.metric_history[result.level_starts[-1] :]
     assert last_level[-1] <= last_level[0]  # Mattes MI is minimised (negative MI)
 
 
@@ -67,8 +68,9 @@ def test_no_overlap_raises(case_2mm):
     far = sitk.Image(case_2mm.images["flair"])
     far.SetOrigin([o + 2000.0 for o in far.GetOrigin()])
     with pytest.raises(RegistrationError, match=r"case c8, modality flair: .*overlap"):
-        register_rigid(case_2mm.images["t2"], far, case="c8", modality="flair", init="geometry",
-                       initial=sitk.Euler3DTransform())
+        register_rigid(
+            case_2mm.images["t2"], far, case="c8", modality="flair", init="geometry", initial=sitk.Euler3DTransform()
+        )
 
 
 def test_non_invertible_geometry_raises():

@@ -39,7 +39,10 @@ def test_size_must_be_a_multiple_of_the_patch():
 def test_official_parameter_counts_of_vit_b():
     with torch.device("meta"):
         sam = build_sam("vit_b", image_size=1024)
-    count = lambda m: sum(p.numel() for p in m.parameters())
+
+    def count(m):
+        return sum(p.numel() for p in m.parameters())
+
     assert count(sam.image_encoder) == 89_670_912
     assert count(sam.prompt_encoder) == 6_220
     assert count(sam.mask_decoder) == 4_058_340
@@ -74,6 +77,7 @@ def test_too_many_classes_for_the_decoder():
 
 
 # --- checkpoints -------------------------------------------------------------------------------------------
+
 
 @pytest.fixture()
 def saved_mini(tmp_path):

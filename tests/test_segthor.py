@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from sambook.data.segthor import ORGANS, load_segthor, window
+from sambook.datasets.segthor import ORGANS, load_segthor, window
 from sambook.errors import DataError
 
 

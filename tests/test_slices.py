@@ -9,8 +9,14 @@ import pytest
 import torch
 
 from sambook.data import phantom
-from sambook.data.slices import (SliceDataset, build_slices, normalise, select_slices, split_by_patient,
-                                 split_by_slice)
+from sambook.datasets.slices import (
+    SliceDataset,
+    build_slices,
+    normalise,
+    select_slices,
+    split_by_patient,
+    split_by_slice,
+)
 from sambook.profiles import PROFILES
 from sambook.registration.batch import register_dataset
 
@@ -45,7 +51,10 @@ def test_channel_order_is_t1_t1ce_t2_flair(registered, data_dir):
     FLAIR brightest on oedema (values are per-case z-scores)."""
     slices = build_slices(PROFILE, registered=registered)
     enhancing, oedema, healthy = slices.labels == 3, slices.labels == 2, slices.labels == 0
-    mean = lambda c, mask: float(slices.images[:, c][mask].mean())
+
+    def mean(c, mask):
+        return float(slices.images[:, c][mask].mean())
+
     assert mean(1, enhancing) - mean(0, enhancing) > 1.0 > abs(mean(1, healthy) - mean(0, healthy))
     assert mean(3, oedema) > mean(2, oedema) > mean(0, oedema)  # FLAIR > T2 > T1 on oedema (z-scores)
 
@@ -87,8 +96,10 @@ def test_patient_split_never_leaks(registered, data_dir):
 
 def test_slice_split_can_leak(registered, data_dir):
     slices = build_slices(PROFILE, registered=registered)
-    leaks = [set(slices.case_ids[s["train"]]) & set(slices.case_ids[s["test"]])
-             for s in (split_by_slice(slices, seed=seed) for seed in range(5))]
+    leaks = [
+        set(slices.case_ids[s["train"]]) & set(slices.case_ids[s["test"]])
+        for s in (split_by_slice(slices, seed=seed) for seed in range(5))
+    ]
     assert any(leaks)
 
 
@@ -113,8 +124,9 @@ def test_dataset_items_and_monai_transform(registered, data_dir):
     assert set(item["label"].unique().tolist()) <= {0, 1}
     sub = SliceDataset(slices, regions="subregions")
     assert max(int(sub[i]["label"].max()) for i in range(len(sub))) == 3
-    flip = Compose([RandFlipd(keys=["image", "label"], prob=1.0, spatial_axis=1),
-                    RandRotate90d(keys=["image", "label"], prob=0.0)])
+    flip = Compose(
+        [RandFlipd(keys=["image", "label"], prob=1.0, spatial_axis=1), RandRotate90d(keys=["image", "label"], prob=0.0)]
+    )
     flipped = SliceDataset(slices, transform=flip)[0]
     torch.testing.assert_close(flipped["image"], item["image"].flip(-1))
     torch.testing.assert_close(flipped["label"], item["label"].flip(-1))

@@ -52,8 +52,7 @@ def _model(seed=0):
 
 
 def test_training_lowers_the_loss_and_writes_metrics(tmp_path):
-    history = fit(_model(), Squares(), Squares(8, seed=1), out=tmp_path, epochs=4, batch_size=8, lr=0.1,
-                  progress=False)
+    history = fit(_model(), Squares(), Squares(8, seed=1), out=tmp_path, epochs=4, batch_size=8, lr=0.1, progress=False)
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert history[-1]["test_dice"] > 50
     assert json.loads((tmp_path / "metrics.json").read_text()) == history
@@ -70,14 +69,43 @@ def test_frozen_parameters_do_not_move(tmp_path):
 
 def test_resume_equals_an_uninterrupted_run(tmp_path):
     straight = _model()
-    fit(straight, Squares(), Squares(8, seed=1), out=tmp_path / "a", epochs=3, batch_size=5, lr=0.05, seed=3,
-        progress=False)
+    fit(
+        straight,
+        Squares(),
+        Squares(8, seed=1),
+        out=tmp_path / "a",
+        epochs=3,
+        batch_size=5,
+        lr=0.05,
+        seed=3,
+        progress=False,
+    )
     interrupted = _model()
-    fit(interrupted, Squares(), Squares(8, seed=1), out=tmp_path / "b", epochs=3, batch_size=5, lr=0.05, seed=3,
-        progress=False, stop_after=lambda epoch: epoch == 1)  # "killed" after epoch 2 of 3
+    fit(
+        interrupted,
+        Squares(),
+        Squares(8, seed=1),
+        out=tmp_path / "b",
+        epochs=3,
+        batch_size=5,
+        lr=0.05,
+        seed=3,
+        progress=False,
+        stop_after=lambda epoch: epoch == 1,
+    )  # "killed" after epoch 2 of 3
     resumed = _model(seed=99)  # a fresh process: different initial weights, restored from state.pt
-    history = fit(resumed, Squares(), Squares(8, seed=1), out=tmp_path / "b", epochs=3, batch_size=5, lr=0.05,
-                  seed=3, progress=False, resume=True)
+    history = fit(
+        resumed,
+        Squares(),
+        Squares(8, seed=1),
+        out=tmp_path / "b",
+        epochs=3,
+        batch_size=5,
+        lr=0.05,
+        seed=3,
+        progress=False,
+        resume=True,
+    )
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
     assert [row["epoch"] for row in history] == [1, 2, 3]
@@ -86,8 +114,10 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
 
 
 def test_same_seed_same_run(tmp_path):
-    runs = [fit(_model(), Squares(), None, out=tmp_path / str(i), epochs=2, batch_size=8, lr=0.05, seed=5,
-                progress=False) for i in range(2)]
+    runs = [
+        fit(_model(), Squares(), None, out=tmp_path / str(i), epochs=2, batch_size=8, lr=0.05, seed=5, progress=False)
+        for i in range(2)
+    ]
     assert [r["train_loss"] for r in runs[0]] == [r["train_loss"] for r in runs[1]]
 
 
@@ -123,8 +153,9 @@ def test_optimizers_and_the_step_schedule():
     from sambook.train.loop import make_optimizer, make_scheduler
 
     params = [nn.Parameter(torch.zeros(2))]
-    assert isinstance(make_optimizer(params, name="adam", lr=1e-4, weight_decay=1e-4, betas=(0.9, 0.99)),
-                      torch.optim.Adam)
+    assert isinstance(
+        make_optimizer(params, name="adam", lr=1e-4, weight_decay=1e-4, betas=(0.9, 0.99)), torch.optim.Adam
+    )
     optimizer = make_optimizer(params, name="adamw", lr=1e-4, weight_decay=0.0, betas=(0.9, 0.999))
     assert isinstance(optimizer, torch.optim.AdamW)
     scheduler = make_scheduler(optimizer, epochs=10, lr=1e-4, schedule={"final_epochs": 3, "final_lr": 1e-5})
@@ -145,8 +176,12 @@ def test_aftersam_config_takes_the_profile_and_refuses_contradictions(tmp_path):
 
     cfg = load_config("configs/aftersam.yaml").resolved(PROFILES["cpu"])
     cpu = PROFILES["cpu"]
-    assert (cfg.neighbours, cfg.fusion_blocks, cfg.lora_rank, cfg.epochs) == (cpu.neighbours, cpu.fusion_blocks,
-                                                                             cpu.lora_rank, cpu.volume_epochs)
+    assert (cfg.neighbours, cfg.fusion_blocks, cfg.lora_rank, cfg.epochs) == (
+        cpu.neighbours,
+        cpu.fusion_blocks,
+        cpu.lora_rank,
+        cpu.volume_epochs,
+    )
     paper = load_config("configs/gpu/aftersam.yaml").resolved(PROFILES["ci"])
     assert (paper.optimizer, paper.lr, paper.schedule) == ("adam", 1e-4, {"final_epochs": 50, "final_lr": 1e-5})
     both = tmp_path / "both.yaml"
@@ -173,7 +208,7 @@ def test_train_and_evaluate_aftersam_commands(tmp_path, monkeypatch, capsys):
 
 def test_bench_cache_losses_agree(monkeypatch):
     monkeypatch.setenv("SAMBOOK_PROFILE", "ci")
-    from sambook.bench_cache import cache_speedup
+    from sambook.bench.cache import cache_speedup
     from sambook.profiles import PROFILES
 
     result = cache_speedup(load_config("configs/aftersam.yaml").resolved(PROFILES["ci"]), epochs=2)

@@ -1,1 +1,2 @@
-"""Data: the offline phantom (chapter 1), loaders for real datasets, and the datasets the models train on."""
+"""Data on disk (chapter `multimodal_mri`): the offline phantom, loaders for real datasets, label conventions and
+the four modalities. Nothing here imports the later stages (registration, datasets, models)."""

@@ -1,4 +1,4 @@
-"""How the phantom's modalities are "acquired": each on its own grid, rigidly misaligned to T2 (chapter 1).
+"""How the phantom's modalities are "acquired": each on its own grid, rigidly misaligned to T2 (chapter `multimodal_mri`).
 
 T2 is the reference: its grid is the anatomy's grid. Every other modality gets its own voxel spacing (possibly
 thick slices) and a random rigid pose. With ``T`` the ground-truth transform that maps a T2 physical point to the

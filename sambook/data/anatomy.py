@@ -1,4 +1,4 @@
-"""Real anatomy for the phantom: the MNI ICBM152 2009a template and its tissue probability maps (chapter 1).
+"""Real anatomy for the phantom: the MNI ICBM152 2009a template and its tissue probability maps (chapter `multimodal_mri`).
 
 The template (T1, grey- and white-matter probability maps, brain mask) ships inside the ``nilearn`` wheel, so
 nothing is downloaded. CSF is what the brain mask holds beyond grey and white matter. Each phantom case gets its

@@ -1,4 +1,4 @@
-"""MR contrast of the phantom: what each modality makes of each tissue (chapter 1).
+"""MR contrast of the phantom: what each modality makes of each tissue (chapter `multimodal_mri`).
 
 An image is a partial-volume mixture of tissue intensities, ``I(x) = sum_t p_t(x) * mu_t``, where ``p_t`` are the
 tissue fractions of the voxel and ``mu_t`` the modality's intensity for tissue ``t`` (table ``INTENSITY``, in
@@ -16,8 +16,8 @@ from scipy import ndimage
 
 from sambook.data.anatomy import Anatomy, smooth_field
 from sambook.data.labels import ED, ET, NCR
+from sambook.data.modalities import MODALITIES
 
-MODALITIES = ("t1", "t1ce", "t2", "flair")
 COMPONENTS = ("csf", "gm", "wm", "ncr", "ed", "et")
 
 INTENSITY: dict[str, dict[str, float]] = {

@@ -1,4 +1,4 @@
-"""Bringing every modality of a case onto the T2 grid (chapters 1-2).
+"""Bringing every modality of a case onto the T2 grid (the chapters from `multimodal_mri` to `registration`).
 
 Given transforms ``T_m`` that map a T2 physical point to modality ``m``'s physical point (the phantom's ground
 truth, or what registration found), the modality resampled on the T2 grid is ``M_m(T_m(x))`` for every voxel
@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from sambook.data.loaders import MODALITIES, Case
+from sambook.data.loaders import Case
+from sambook.data.modalities import MODALITIES
 
 
 def to_t2_grid(case: Case, transforms: dict[str, sitk.Transform] | None,

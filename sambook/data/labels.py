@@ -1,4 +1,4 @@
-"""Label conventions (chapter 1, "Multimodal brain MRI").
+"""Label conventions (chapter `multimodal_mri`).
 
 Inside sambook every tumour label map uses one **internal convention**, contiguous so that it can index the
 output channels of a multi-class model:

@@ -1,4 +1,4 @@
-"""Loaders for real multimodal glioma data, mapped to one internal convention (chapter 1).
+"""Loaders for real multimodal glioma data, mapped to one internal convention (chapter `multimodal_mri`).
 
 Three layouts are understood:
 
@@ -11,7 +11,7 @@ Every loader validates what it reads and raises :class:`sambook.errors.DataError
 a missing modality, an unreadable or truncated file, NaN/Inf voxels, unknown label values, or a label map whose
 grid (size, spacing, origin, direction) differs from its reference image. The label is checked against **T2**:
 BraTS and MSD ship co-registered modalities, but the phantom keeps T1, T1ce and FLAIR on their own grids on purpose
-(chapter 2 registers them), so only T2 shares the label's grid.
+(chapter `registration` registers them), so only T2 shares the label's grid.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import SimpleITK as sitk
 
 from sambook.atomic import atomic_path
 from sambook.data.labels import from_internal, to_internal
+from sambook.data.modalities import MODALITIES
 from sambook.errors import DataError
 
-MODALITIES = ("t1", "t1ce", "t2", "flair")
 BRATS2023_SUFFIX = {"t1": "t1n", "t1ce": "t1c", "t2": "t2w", "flair": "t2f"}
 MSD_CHANNELS = ("flair", "t1", "t1ce", "t2")  # channel order of Task01_BrainTumour's 4D images
 LAYOUTS = ("brats2021", "brats2023", "msd")
@@ -153,7 +153,7 @@ def load_case(root: Path, case_id: str, layout: str = "brats2021") -> Case:
 def write_case(case: Case, root: Path, layout: str) -> Path:
     """Write a case in a layout (the reverse of :func:`load_case`; used to test the loaders and to hand phantom
     cases to tools that expect BraTS 2023 or MSD files). ``msd`` stacks the modalities into one 4D image, so there
-    they must share the label's grid (register them first, chapter 2)."""
+    they must share the label's grid (register them first, chapter `registration`)."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose one of {LAYOUTS}")
     root = Path(root)

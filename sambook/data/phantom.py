@@ -1,4 +1,4 @@
-"""The offline multimodal glioma phantom (chapter 1, "Multimodal brain MRI").
+"""The offline multimodal glioma phantom (chapter `multimodal_mri`).
 
 BraTS cannot be downloaded without internet, so the book makes its own cases on real anatomy:
 
@@ -25,10 +25,10 @@ import SimpleITK as sitk
 from sambook.atomic import atomic_path
 from sambook.data import acquisition, anatomy, contrast, tumour
 from sambook.data.labels import from_internal
+from sambook.data.modalities import MODALITIES
 from sambook.paths import data_root
 from sambook.profiles import Profile, get_profile
 
-MODALITIES = contrast.MODALITIES
 MOVING = ("t1", "t1ce", "flair")  # T2 is the reference
 NOISE_SIGMA = 0.03  # Rician sigma, relative to white matter in T1
 SCALE = 1000.0  # intensities are stored in [0, ~1600]

@@ -1,4 +1,4 @@
-"""A synthetic glioma with the BraTS sub-regions (chapter 1).
+"""A synthetic glioma with the BraTS sub-regions (chapter `multimodal_mri`).
 
 The tumour is a blobby star-shaped region: a voxel at ``x`` belongs to it when its scaled distance to the centre,
 perturbed by a smooth random field, is below 1:

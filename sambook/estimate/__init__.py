@@ -1,3 +1,3 @@
-"""Budgeting GPU runs without a GPU (chapter 8, "Training runs"): fake-tensor traces (:mod:`.trace`), the GPU
-table (:mod:`.gpus`), the ``estimate`` command (:mod:`.cli`) and the CPU timing of the lean attention
-(:mod:`.bench`)."""
+"""Budgeting GPU runs without a GPU (chapter `training_runs`): fake-tensor traces (:mod:`.trace`), the GPU
+table (:mod:`.gpus`), the papers' GPU configs (:mod:`.configs`) and the report the ``estimate`` command prints
+(:mod:`.report`)."""

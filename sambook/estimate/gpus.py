@@ -1,4 +1,4 @@
-"""Common training GPUs: memory and peak dense FLOP/s per dtype (chapter 8, "Training runs").
+"""Common training GPUs: memory and peak dense FLOP/s per dtype (chapter `training_runs`).
 
 Peak figures are the vendors' dense (no structured sparsity) numbers:
 
@@ -61,7 +61,13 @@ def table(peak_mib: float, flops: float, dtype: str) -> list[dict]:
     rows = []
     for card in GPUS:
         seconds = min_step_seconds(flops, card, dtype)
-        rows.append({"gpu": card.name, "memory_gib": card.memory_gib, "fits": fits(peak_mib, card),
-                     "peak_tflops": card.tflops[dtype],
-                     "min_step_ms": None if seconds is None else round(seconds * 1e3, 3)})
+        rows.append(
+            {
+                "gpu": card.name,
+                "memory_gib": card.memory_gib,
+                "fits": fits(peak_mib, card),
+                "peak_tflops": card.tflops[dtype],
+                "min_step_ms": None if seconds is None else round(seconds * 1e3, 3),
+            }
+        )
     return rows

@@ -1,4 +1,4 @@
-"""Peak memory and FLOPs of one step, traced on fake tensors (chapter 8, "Training runs").
+"""Peak memory and FLOPs of one step, traced on fake tensors (chapter `training_runs`).
 
 The model is built *inside* ``FakeTensorMode`` (on device "cpu", with the wanted default dtype): every tensor has
 a shape, dtype and device but no storage, so a ViT-H at batch 64 costs nothing to "run". One step is traced —
@@ -31,12 +31,19 @@ from torch.distributed._tools.mem_tracker import _TOTAL_KEY, MemTracker, _MemRef
 from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
 
+from sambook.build import build_model
+
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 MODELS = ("sam", "early", "cmaa", "aftersam")
 AFTERSAM_SLICES = 9  # paper: N_A = 8 neighbours, so groups of 9 slices
 CATEGORIES = {  # MemTracker's names -> the book's
-    "Parameter": "parameters", "Buffer": "buffers", "Gradient": "gradients", "Optstate": "optimizer_state",
-    "Activation": "activations", "Temp": "temporaries", "Other": "other",
+    "Parameter": "parameters",
+    "Buffer": "buffers",
+    "Gradient": "gradients",
+    "Optstate": "optimizer_state",
+    "Activation": "activations",
+    "Temp": "temporaries",
+    "Other": "other",
 }
 MIB = 2**20
 
@@ -44,7 +51,8 @@ MIB = 2**20
 @dataclass(frozen=True)
 class Setting:
     """One run to estimate. ``slices``: slices per group, AFTer-SAM only (default 9); ``fusion_blocks`` and
-    ``lora_rank``: AFTer-SAM's L and LoRA rank."""
+    ``lora_rank``: AFTer-SAM's L and LoRA rank; ``model_options``: any other model key of a training config
+    (:data:`sambook.estimate.configs.MODEL_OPTIONS`), so the traced model is the one the config trains."""
 
     model: str
     backbone: str = "vit_b"
@@ -60,6 +68,7 @@ class Setting:
     modality: str = "flair"
     fusion_blocks: int = 6
     lora_rank: int = 4
+    model_options: tuple[tuple[str, object], ...] = ()  # further config keys of the model (e.g. ("fresh", True))
 
 
 @dataclass
@@ -74,10 +83,13 @@ class Estimate:
         return self.peak_bytes / MIB
 
     def to_dict(self) -> dict:
-        return {"setting": dataclasses.asdict(self.setting), "peak_mib": round(self.peak_mib, 1),
-                "peak_gb": round(self.peak_bytes / 1e9, 3),
-                "categories_mib": {k: round(v / MIB, 1) for k, v in self.categories.items()},
-                "gflops": round(self.flops / 1e9, 2)}
+        return {
+            "setting": dataclasses.asdict(self.setting),
+            "peak_mib": round(self.peak_mib, 1),
+            "peak_gb": round(self.peak_bytes / 1e9, 3),
+            "categories_mib": {k: round(v / MIB, 1) for k, v in self.categories.items()},
+            "gflops": round(self.flops / 1e9, 2),
+        }
 
 
 # torch's counter knows the CUDA fused attention kernels but not the CPU one the trace runs: same formulas.
@@ -87,13 +99,14 @@ def _cpu_sdpa_flop(query_shape, key_shape, value_shape, *args, out_shape=None, *
 
 
 @flop_counter.register_flop_formula(torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward)
-def _cpu_sdpa_backward_flop(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None,
-                            **kwargs) -> int:
+def _cpu_sdpa_backward_flop(
+    grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs
+) -> int:
     return flop_counter.sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
 
 
 def traced_loss(prediction, labels: torch.Tensor) -> torch.Tensor:
-    """Dice + cross-entropy + IoU-MSE as :class:`sambook.losses.SegmentationLoss`, in plain torch ops.
+    """Dice + cross-entropy + IoU-MSE as :class:`sambook.train.losses.SegmentationLoss`, in plain torch ops.
 
     MONAI's loss calls ``.tolist()``, which fake tensors cannot answer; the loss's tensors are (B, K, H, W) and
     negligible beside the encoder's, so this stand-in changes the estimate by little.
@@ -139,25 +152,37 @@ def model_names() -> tuple[str, ...]:
     return MODELS
 
 
-def build(setting: Setting) -> nn.Module:
-    """The model of ``setting`` with random weights (call inside the fake mode)."""
-    from sambook.models.fusion import build_model
+def model_config(setting: Setting) -> dict:
+    """The training config (keys of :class:`~sambook.train.config.TrainConfig`) that ``setting`` traces."""
+    config = {
+        "model": setting.model,
+        "backbone": setting.backbone,
+        "image_size": setting.size,
+        "num_classes": setting.num_classes,
+        "adapter_blocks": setting.adapter_blocks,
+        "modality": setting.modality,
+        "attention": setting.attention,
+        "checkpointing": setting.checkpointing,
+        "checkpoint": None,
+    }
+    if setting.model == "aftersam":
+        config.update(
+            neighbours=(setting.slices or AFTERSAM_SLICES) - 1,
+            interval=1,
+            fusion_blocks=setting.fusion_blocks,
+            lora_rank=setting.lora_rank,
+        )
+    return {**config, **dict(setting.model_options)}
 
+
+def build(setting: Setting) -> nn.Module:
+    """The model of ``setting`` with random weights, through the one builder training uses (call inside the fake
+    mode)."""
     if setting.model not in MODELS:
         raise ValueError(f"unknown model {setting.model!r}; choose one of {MODELS}")
-    if setting.model == "aftersam":
-        from sambook.models.aftersam import AfterSAM
-        from sambook.models.sam_core import build_sam
-
-        sam = build_sam(setting.backbone, image_size=setting.size, num_mask_tokens=max(4, setting.num_classes),
-                        attention=setting.attention, checkpointing=setting.checkpointing)
-        with warnings.catch_warnings():  # its deep copies of fake weights warn about data pointers: see _adopt
-            warnings.simplefilter("ignore", UserWarning)
-            return AfterSAM(sam, slices=setting.slices or AFTERSAM_SLICES, fusion_blocks=setting.fusion_blocks,
-                            rank=setting.lora_rank, num_classes=setting.num_classes)
-    return build_model(setting.model, backbone=setting.backbone, image_size=setting.size,
-                       num_classes=setting.num_classes, checkpoint=None, adapter_blocks=setting.adapter_blocks,
-                       modality=setting.modality, attention=setting.attention, checkpointing=setting.checkpointing)
+    with warnings.catch_warnings():  # AFTer-SAM's deep copies of fake weights warn about data pointers: see _adopt
+        warnings.simplefilter("ignore", UserWarning)
+        return build_model(model_config(setting))
 
 
 def _adopt(model: nn.Module, mode: FakeTensorMode) -> nn.Module:
@@ -216,8 +241,11 @@ def estimate(setting: Setting) -> Estimate:
             trainable = [p for p in model.parameters() if p.requires_grad]
             optimizer = torch.optim.AdamW(trainable, lr=1e-3)
             for p in trainable:  # a step after the first: AdamW's moments already exist (as _init_group makes them)
-                optimizer.state[p] = {"step": torch.tensor(1.0), "exp_avg": torch.zeros_like(p),
-                                      "exp_avg_sq": torch.zeros_like(p)}
+                optimizer.state[p] = {
+                    "step": torch.tensor(1.0),
+                    "exp_avg": torch.zeros_like(p),
+                    "exp_avg_sq": torch.zeros_like(p),
+                }
             external = (model, optimizer)
 
             def step() -> None:
@@ -226,6 +254,7 @@ def estimate(setting: Setting) -> Estimate:
                 loss.backward()
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
+
         # Two passes: FlopCounterMode's module hooks keep checkpointed activations alive, so it must not watch the
         # memory trace.
         tracker = _Tracker()
@@ -238,6 +267,9 @@ def estimate(setting: Setting) -> Estimate:
         snapshot = tracker.get_tracker_snapshot("peak")
     device = next(iter(snapshot))
     peak = snapshot[device]
-    categories = {CATEGORIES.get(getattr(k, "value", str(k)), str(k)): int(v) for k, v in peak.items()
-                  if getattr(k, "value", k) != "Total"}
+    categories = {
+        CATEGORIES.get(getattr(k, "value", str(k)), str(k)): int(v)
+        for k, v in peak.items()
+        if getattr(k, "value", k) != "Total"
+    }
     return Estimate(setting, int(peak["Total"]), categories, int(flops.get_total_flops()))

@@ -1,4 +1,4 @@
-"""The cross-modality attention adapter of CMAA (chapter 4, "Fusing modalities"; paper eq. 1-2).
+"""The cross-modality attention adapter of CMAA (chapter `fusing_modalities`; paper eq. 1-2).
 
 After encoder block l, the T1-based and T2-based branches hold feature maps F_T1, F_T2 of width c. The adapter
 fuses them and adds the fusion back to both:

@@ -1,4 +1,4 @@
-"""AFTer-SAM: SAM features of neighbouring slices fused by an axial fusion transformer (chapter 7).
+"""AFTer-SAM: SAM features of neighbouring slices fused by an axial fusion transformer (chapter `aftersam_volumes`).
 
 Input: a group of N = N_A + 1 slices (B, N, 1, H, W). Each slice is repeated to SAM's three channels and runs
 through the **frozen** first (depth - L) blocks of SAM's encoder; the last L blocks become axial fusion blocks
@@ -19,31 +19,24 @@ from segment_anything.modeling import Sam
 from torch import nn
 
 from sambook.models.axial import AxialFusionBlock, AxialFusionTransformer, SamAxialBlock
-from sambook.models.fusion import Prediction, embed_tokens, freeze, neck
-from sambook.models.lora import LoRALinear
+from sambook.models.lora import lora_on_decoder
 from sambook.models.prompt_free import PromptFreeDecoder
-
-
-#: The decoder's per-class outputs: with new classes there is no pretrained meaning to adapt, so they train.
-CLASS_HEADS = ("mask_tokens", "output_hypernetworks_mlps", "iou_prediction_head")
-
-
-def lora_on_decoder(decoder: nn.Module, rank: int) -> None:
-    """Freeze the mask decoder's transformer and put LoRA on the Q and V projections of every attention in it; the
-    per-class heads (:data:`CLASS_HEADS`: mask tokens, their hypernetworks, the IoU head) keep training, since each
-    output token now stands for one of the task's classes."""
-    freeze(decoder)
-    for name in CLASS_HEADS:
-        getattr(decoder, name).requires_grad_(True)
-    for module in list(decoder.modules()):
-        if hasattr(module, "q_proj") and hasattr(module, "v_proj"):
-            module.q_proj = LoRALinear(module.q_proj, rank=rank)
-            module.v_proj = LoRALinear(module.v_proj, rank=rank)
+from sambook.models.sam_parts import Prediction, embed_tokens, freeze, neck
 
 
 class AfterSAM(nn.Module):
-    def __init__(self, sam: Sam, *, slices: int, fusion_blocks: int = 6, rank: int = 4, num_classes: int = 4,
-                 fresh: bool = False, heads: int = 8, decoder_lora: bool = False):
+    def __init__(
+        self,
+        sam: Sam,
+        *,
+        slices: int,
+        fusion_blocks: int = 6,
+        rank: int = 4,
+        num_classes: int = 4,
+        fresh: bool = False,
+        heads: int = 8,
+        decoder_lora: bool = False,
+    ):
         """
         Arguments:
           sam: a SAM (its encoder is frozen here; the last ``fusion_blocks`` blocks become fusion blocks).

@@ -1,4 +1,4 @@
-"""The axial fusion transformer of AFTer-SAM (chapter 5, "Attention along the axis").
+"""The axial fusion transformer of AFTer-SAM (chapter `axial_attention`).
 
 A group of N = N_A + 1 neighbouring slices gives tokens z[b, n, i, j] of width C (slice n, position (i, j)).
 Full 3D attention lets every token attend to all N·h·w tokens. AFTer-SAM factorises it: each block attends
@@ -29,8 +29,9 @@ from torch import nn
 from sambook.models.lora import LoRALinear, lora_qv
 
 
-def multi_head_attention(x: torch.Tensor, qkv: nn.Module, proj: nn.Module, heads: int,
-                         mask: torch.Tensor | None = None) -> torch.Tensor:
+def multi_head_attention(
+    x: torch.Tensor, qkv: nn.Module, proj: nn.Module, heads: int, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """softmax(Q K^T / sqrt(d)) V over the middle axis of x (S, L, C), with M = ``heads`` heads -> (S, L, C)."""
     s, length, c = x.shape
     q, k, v = qkv(x).reshape(s, length, 3, heads, c // heads).permute(2, 0, 3, 1, 4)  # 3 x (S, M, L, d)

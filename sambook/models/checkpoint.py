@@ -1,4 +1,4 @@
-"""SAM checkpoints: download, verify, cache and load at any input size (chapter 3).
+"""SAM checkpoints: download, verify, cache and load at any input size (chapter `sam_taken_apart`).
 
 * **Download** on demand into a cache folder (``$SAMBOOK_CHECKPOINTS``, else ``data_root()/checkpoints``), through a
   ``.part`` file that is checked (size, sha256) before it takes its final name; a wrong or truncated file is
@@ -41,8 +41,11 @@ class Official:
 
 
 OFFICIAL: dict[str, Official] = {
-    "vit_b": Official("https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth",
-                      "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912", 375_042_383),
+    "vit_b": Official(
+        "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth",
+        "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912",
+        375_042_383,
+    ),
     "vit_l": Official("https://dl.fbaipublicfiles.com/segment_anything/sam_vit_l_0b3195.pth", None, None),
     "vit_h": Official("https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth", None, None),
 }
@@ -114,8 +117,10 @@ def resolve_checkpoint(backbone: str, checkpoint: str | Path | None = "auto") ->
         if (folder / name).is_file():
             source = "the book's pretrained mini SAM" if backbone == "mini" else "the official SAM checkpoint"
             return folder / name, f"{backbone}: {source} ({folder / name})"
-    return None, (f"{backbone}: random initialisation — no checkpoint found offline ({name}); "
-                  "results measure the code, not a pretrained foundation model")
+    return None, (
+        f"{backbone}: random initialisation — no checkpoint found offline ({name}); "
+        "results measure the code, not a pretrained foundation model"
+    )
 
 
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -154,8 +159,10 @@ class LoadReport:
     resized: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return "; ".join(f"{name} {len(keys)}{_modules(keys)}" for name, keys in
-                         (("resized", self.resized), ("missing", self.missing), ("unexpected", self.unexpected)))
+        return "; ".join(
+            f"{name} {len(keys)}{_modules(keys)}"
+            for name, keys in (("resized", self.resized), ("missing", self.missing), ("unexpected", self.unexpected))
+        )
 
 
 def _modules(keys: list[str]) -> str:
@@ -167,8 +174,9 @@ def _modules(keys: list[str]) -> str:
     return f" ({', '.join(names)})" if names else ""
 
 
-def adapt_state_dict(state: dict[str, torch.Tensor], model: torch.nn.Module,
-                     source: str = "checkpoint") -> tuple[dict[str, torch.Tensor], LoadReport]:
+def adapt_state_dict(
+    state: dict[str, torch.Tensor], model: torch.nn.Module, source: str = "checkpoint"
+) -> tuple[dict[str, torch.Tensor], LoadReport]:
     """Resize what can be resized to ``model``'s shapes; raise on any other mismatch."""
     target = model.state_dict()
     report = LoadReport(missing=sorted(set(target) - set(state)), unexpected=sorted(set(state) - set(target)))

@@ -1,4 +1,4 @@
-"""Frozen-feature cache for AFTer-SAM (chapter 7).
+"""Frozen-feature cache for AFTer-SAM (chapter `aftersam_volumes`).
 
 Everything before the fusion blocks is frozen, so a slice's tokens after the frozen blocks are the same in every
 epoch. :class:`FeatureCache` computes them once per (weights, case, slice) and keeps them in memory;
@@ -16,9 +16,9 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from sambook.data.volumes import GroupDataset, neighbour_indices
+from sambook.datasets.volumes import GroupDataset, neighbour_indices
 from sambook.models.aftersam import AfterSAM
-from sambook.models.fusion import Prediction
+from sambook.models.cmaa import Prediction
 
 
 def weights_key(model: AfterSAM) -> str:

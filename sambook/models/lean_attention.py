@@ -1,4 +1,4 @@
-"""A memory-lean, exact replacement for SAM's encoder attention (chapter 8, "Training runs").
+"""A memory-lean, exact replacement for SAM's encoder attention (chapter `training_runs`).
 
 SAM's ``Attention`` adds MViTv2's decomposed relative-position bias to the attention logits of query i = (i_h, i_w)
 and key j = (j_h, j_w):
@@ -32,8 +32,15 @@ from torch import nn
 ATTENTIONS = ("stock", "lean")
 
 
-def lean_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rel_pos_h: torch.Tensor | None,
-                   rel_pos_w: torch.Tensor | None, size: tuple[int, int], scale: float) -> torch.Tensor:
+def lean_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    rel_pos_h: torch.Tensor | None,
+    rel_pos_w: torch.Tensor | None,
+    size: tuple[int, int],
+    scale: float,
+) -> torch.Tensor:
     """softmax(s q k^T + bias) v for q, k, v of shape (B, heads, N, d), N = h w, without an N x N tensor.
 
     ``rel_pos_h`` / ``rel_pos_w`` are SAM's tables (2h - 1, d) and (2w - 1, d), or None for no bias.

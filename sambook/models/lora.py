@@ -1,4 +1,4 @@
-"""Low-rank adaptation (chapter 6, "Low-rank adaptation"; AFTer-SAM tunes its fusion blocks with it).
+"""Low-rank adaptation (chapter `lora`; AFTer-SAM tunes its fusion blocks with it, chapter `aftersam_volumes`).
 
 A frozen linear map ``W`` (out x in) learns only a low-rank update:
 
@@ -21,10 +21,19 @@ import math
 import torch
 from torch import nn
 
+from sambook.models.sam_parts import freeze
+
 
 class LoRALinear(nn.Module):
-    def __init__(self, base: nn.Linear, *, rank: int, alpha: float | None = None, parts: tuple[int, ...] = (0,),
-                 num_parts: int = 1):
+    def __init__(
+        self,
+        base: nn.Linear,
+        *,
+        rank: int,
+        alpha: float | None = None,
+        parts: tuple[int, ...] = (0,),
+        num_parts: int = 1,
+    ):
         """
         Arguments:
           base: the linear layer to adapt; it is frozen here.
@@ -94,3 +103,20 @@ def mark_only_lora_as_trainable(model: nn.Module) -> None:
 def lora_parameter_count(in_features: int, out_features: int, rank: int) -> int:
     """r (in + out): what one adapted (in x out) projection trains."""
     return rank * (in_features + out_features)
+
+
+#: The decoder's per-class outputs: with new classes there is no pretrained meaning to adapt, so they train.
+CLASS_HEADS = ("mask_tokens", "output_hypernetworks_mlps", "iou_prediction_head")
+
+
+def lora_on_decoder(decoder: nn.Module, rank: int) -> None:
+    """Freeze the mask decoder's transformer and put LoRA on the Q and V projections of every attention in it; the
+    per-class heads (:data:`CLASS_HEADS`: mask tokens, their hypernetworks, the IoU head) keep training, since each
+    output token now stands for one of the task's classes."""
+    freeze(decoder)
+    for name in CLASS_HEADS:
+        getattr(decoder, name).requires_grad_(True)
+    for module in list(decoder.modules()):
+        if hasattr(module, "q_proj") and hasattr(module, "v_proj"):
+            module.q_proj = LoRALinear(module.q_proj, rank=rank)
+            module.v_proj = LoRALinear(module.v_proj, rank=rank)

@@ -1,4 +1,4 @@
-"""Prompt-free mask decoding over a batch (chapter 3).
+"""Prompt-free mask decoding over a batch (chapter `sam_taken_apart`).
 
 Both papers drop prompts. With no points, boxes or masks, SAM's prompt encoder returns an empty sparse embedding
 and its learned "no mask" dense embedding ``e_nm``; the decoder's output tokens then attend to the image alone:
@@ -30,8 +30,10 @@ class PromptFreeDecoder(nn.Module):
         """
         super().__init__()
         if num_classes > mask_decoder.num_mask_tokens:
-            raise ValueError(f"num_classes={num_classes} needs as many mask tokens; the decoder has "
-                             f"{mask_decoder.num_mask_tokens} (build_sam(num_mask_tokens=...))")
+            raise ValueError(
+                f"num_classes={num_classes} needs as many mask tokens; the decoder has "
+                f"{mask_decoder.num_mask_tokens} (build_sam(num_mask_tokens=...))"
+            )
         self.prompt_encoder = prompt_encoder
         self.mask_decoder = mask_decoder
         self.num_classes = num_classes
@@ -49,8 +51,9 @@ class PromptFreeDecoder(nn.Module):
         hs, src = decoder.transformer(src, pos, tokens)  # (B, 1 + T, C), (B, h*w, C)
         b, c, h, w = embeddings.shape
         upscaled = decoder.output_upscaling(src.transpose(1, 2).reshape(b, c, h, w))  # (B, C/8, 4h, 4w)
-        hyper = torch.stack([decoder.output_hypernetworks_mlps[k](hs[:, 1 + k]) for k in range(self.num_classes)],
-                            dim=1)  # (B, K, C/8)
+        hyper = torch.stack(
+            [decoder.output_hypernetworks_mlps[k](hs[:, 1 + k]) for k in range(self.num_classes)], dim=1
+        )  # (B, K, C/8)
         masks = (hyper @ upscaled.flatten(2)).reshape(b, self.num_classes, *upscaled.shape[-2:])  # (B, K, 4h, 4w)
         iou = decoder.iou_prediction_head(hs[:, 0])[:, : self.num_classes]  # (B, K)
         logits = F.interpolate(masks, size=output_size, mode="bilinear", align_corners=False)

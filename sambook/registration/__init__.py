@@ -1,4 +1,5 @@
-"""Registration of every modality to T2 (chapter 2): rigid registration, its accuracy (TRE), and the batch command."""
+"""Registration of every modality to T2 (chapter `registration`): rigid registration, its accuracy (TRE), and the
+registration of whole datasets."""
 
 from sambook.registration.rigid import RegistrationResult, register_rigid, resample_to
 

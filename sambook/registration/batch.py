@@ -1,4 +1,4 @@
-"""Register whole datasets: ``python -m sambook register DATA_DIR --out OUT_DIR`` (chapter 2).
+"""Register whole datasets: ``python -m sambook register DATA_DIR --out OUT_DIR`` (chapter `registration`).
 
 For every case: T1, T1ce and FLAIR are registered rigidly to T2 and resampled onto the T2 grid. The output is a
 co-registered dataset in the BraTS 2021 layout (readable by :func:`sambook.data.loaders.load_case`), with per
@@ -9,7 +9,6 @@ A failing case is reported and skipped; the command exits non-zero at the end if
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -19,7 +18,8 @@ import SimpleITK as sitk
 
 from sambook.atomic import atomic_path
 from sambook.data.labels import from_internal
-from sambook.data.loaders import LAYOUTS, MODALITIES, list_cases, load_case
+from sambook.data.loaders import list_cases, load_case
+from sambook.data.modalities import MODALITIES
 from sambook.errors import SambookError
 from sambook.registration.rigid import register_rigid, resample_to
 from sambook.registration.tre import brain_points, summary, tre_mm
@@ -28,8 +28,9 @@ MOVING = ("t1", "t1ce", "flair")
 REPORT = "report.json"
 
 
-def register_case(root: Path, case_id: str, out: Path, *, layout: str = "brats2021", skip: bool = False,
-                  seed: int = 0) -> dict:
+def register_case(
+    root: Path, case_id: str, out: Path, *, layout: str = "brats2021", skip: bool = False, seed: int = 0
+) -> dict:
     """Register one case and write it under ``out/case_id`` atomically; returns its report."""
     case = load_case(root, case_id, layout)
     t2 = case.images["t2"]
@@ -51,10 +52,14 @@ def register_case(root: Path, case_id: str, out: Path, *, layout: str = "brats20
         result = register_rigid(t2, case.images[modality], case=case_id, modality=modality, seed=seed)
         transforms[modality] = result.transform
         registered[modality] = resample_to(t2, case.images[modality], result.transform)
-        entry = {"seconds": result.seconds, "iterations": len(result.metric_history),
-                 "final_metric": result.metric_history[-1] if result.metric_history else None,
-                 "metric_history": result.metric_history, "stop_condition": result.stop_condition,
-                 "parameters": list(result.transform.GetParameters())}
+        entry = {
+            "seconds": result.seconds,
+            "iterations": len(result.metric_history),
+            "final_metric": result.metric_history[-1] if result.metric_history else None,
+            "metric_history": result.metric_history,
+            "stop_condition": result.stop_condition,
+            "parameters": list(result.transform.GetParameters()),
+        }
         if points is not None:
             truth = case.gt_transforms[modality]
             entry["tre_before_mm"] = summary(tre_mm(points, None, truth))
@@ -84,8 +89,15 @@ def _safe(args: tuple) -> dict:
         return {"case": case_id, "error": str(error)}
 
 
-def register_dataset(root: Path, out: Path, *, layout: str = "brats2021", skip: bool = False, jobs: int = 1,
-                     cases: list[str] | None = None) -> list[dict]:
+def register_dataset(
+    root: Path,
+    out: Path,
+    *,
+    layout: str = "brats2021",
+    skip: bool = False,
+    jobs: int = 1,
+    cases: list[str] | None = None,
+) -> list[dict]:
     """Register every case under ``root`` (cases already complete in ``out`` are read back, not redone)."""
     root, out = Path(root), Path(out)
     todo, reports = [], {}
@@ -121,23 +133,3 @@ def table(reports: list[dict]) -> str:
                 cells.append("skipped" if entry.get("skipped") else "no ground truth")
         lines.append(f"{report['case']:24s}" + "".join(f"{c:>24s}" for c in cells) + f"{report['seconds']:8.1f}s")
     return "\n".join(lines)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data_dir", type=Path, help="dataset root (BraTS 2021 layout by default)")
-    parser.add_argument("--out", type=Path, required=True, help="where the registered dataset is written")
-    parser.add_argument("--layout", choices=LAYOUTS, default="brats2021")
-    parser.add_argument("--skip", action="store_true", help="data already co-registered: resample only")
-    parser.add_argument("--jobs", type=int, default=1, help="cases registered in parallel (processes)")
-
-
-def main(args: argparse.Namespace) -> int:
-    reports = register_dataset(args.data_dir, args.out, layout=args.layout, skip=args.skip, jobs=args.jobs)
-    print("TRE after registration, median / p95 in mm (median before), per modality")
-    print(table(reports))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / REPORT).write_text(json.dumps(reports, indent=1))
-    failed = [r["case"] for r in reports if "error" in r]
-    if failed:
-        print(f"{len(failed)} case(s) failed: {', '.join(failed)}")
-    return 1 if failed else 0

@@ -1,4 +1,4 @@
-"""Rigid registration of one modality to T2 with SimpleITK (chapter 2, "Registering multimodal MRI").
+"""Rigid registration of one modality to T2 with SimpleITK (chapter `registration`).
 
 Find the Euler transform ``T`` (3 rotations, 3 translations) that maps a T2 physical point ``x`` to the moving
 modality's physical point, maximising the Mattes mutual information between ``F(x)`` and ``M(T(x))``:
@@ -67,24 +67,35 @@ def overlap(fixed: sitk.Image, moving: sitk.Image, transform: sitk.Transform) ->
     return float(np.mean(np.all((inside >= 0) & (inside <= size), axis=1)))
 
 
-def register_rigid(fixed: sitk.Image, moving: sitk.Image, *, case: str = "?", modality: str = "?",
-                   init: str = "moments", samples: int = 50_000, iterations: int = 200, seed: int = 0,
-                   initial: sitk.Transform | None = None,
-                   on_iteration: Callable[[int, float], None] | None = None) -> RegistrationResult:
+def register_rigid(
+    fixed: sitk.Image,
+    moving: sitk.Image,
+    *,
+    case: str = "?",
+    modality: str = "?",
+    init: str = "moments",
+    samples: int = 50_000,
+    iterations: int = 200,
+    seed: int = 0,
+    initial: sitk.Transform | None = None,
+    on_iteration: Callable[[int, float], None] | None = None,
+) -> RegistrationResult:
     """Register ``moving`` to ``fixed`` (T2) rigidly; raise :class:`RegistrationError` naming case and modality
     on empty images, bad geometry, a metric failure or a result that leaves the images without overlap.
 
     The metric is estimated on about ``samples`` random points per level (seeded by ``seed``).
     ``init`` chooses the centred starting transform: ``"moments"`` (centres of mass) or ``"geometry"`` (grid
-    centres); ``initial`` overrides it with a given transform (chapter 2 uses it to show a bad start).
+    centres); ``initial`` overrides it with a given transform (chapter `registration` uses it to show a bad start).
     """
     for image, name in ((fixed, "t2 (fixed)"), (moving, modality)):
         check_image(image, case, name)
     fixed = sitk.Cast(fixed, sitk.sitkFloat32)
     moving = sitk.Cast(moving, sitk.sitkFloat32)
     if initial is None:
-        mode = {"moments": sitk.CenteredTransformInitializerFilter.MOMENTS,
-                "geometry": sitk.CenteredTransformInitializerFilter.GEOMETRY}[init]
+        mode = {
+            "moments": sitk.CenteredTransformInitializerFilter.MOMENTS,
+            "geometry": sitk.CenteredTransformInitializerFilter.GEOMETRY,
+        }[init]
         initial = sitk.CenteredTransformInitializer(fixed, moving, sitk.Euler3DTransform(), mode)
     if overlap(fixed, moving, initial) == 0.0:
         raise RegistrationError(case, modality, "the images share no overlap at the initial transform")
@@ -95,8 +106,13 @@ def register_rigid(fixed: sitk.Image, moving: sitk.Image, *, case: str = "?", mo
     # About ``samples`` random points at the finest level, whatever the resolution (1 mm or 4 mm grids).
     method.SetMetricSamplingPercentage(min(1.0, samples / np.prod(fixed.GetSize())), seed)
     method.SetInterpolator(sitk.sitkLinear)
-    method.SetOptimizerAsRegularStepGradientDescent(learningRate=2.0, minStep=1e-3, numberOfIterations=iterations,
-                                                    relaxationFactor=0.6, gradientMagnitudeTolerance=1e-6)
+    method.SetOptimizerAsRegularStepGradientDescent(
+        learningRate=2.0,
+        minStep=1e-3,
+        numberOfIterations=iterations,
+        relaxationFactor=0.6,
+        gradientMagnitudeTolerance=1e-6,
+    )
     method.SetOptimizerScalesFromPhysicalShift()
     factors, sigmas = shrink_schedule(min(fixed.GetSpacing()))
     method.SetShrinkFactorsPerLevel(factors)
@@ -105,8 +121,9 @@ def register_rigid(fixed: sitk.Image, moving: sitk.Image, *, case: str = "?", mo
     method.SetInitialTransform(sitk.Euler3DTransform(initial), inPlace=False)
 
     result = RegistrationResult(sitk.Euler3DTransform())
-    method.AddCommand(sitk.sitkMultiResolutionIterationEvent,
-                      lambda: result.level_starts.append(len(result.metric_history)))
+    method.AddCommand(
+        sitk.sitkMultiResolutionIterationEvent, lambda: result.level_starts.append(len(result.metric_history))
+    )
 
     def record() -> None:
         value = method.GetMetricValue()

@@ -1,4 +1,4 @@
-"""Target registration error (chapter 2): how far a found transform puts brain points from where the ground
+"""Target registration error (chapter `registration`): how far a found transform puts brain points from where the ground
 truth puts them,
 
     TRE(x) = || T_found(x) - T_true(x) ||_2   (mm),   over points x sampled in the T2 brain.
@@ -32,5 +32,8 @@ def tre_mm(points: np.ndarray, found: sitk.Transform | None, truth: sitk.Transfo
 
 def summary(distances: np.ndarray) -> dict[str, float]:
     """Median, 95th percentile and maximum of a TRE sample, in mm."""
-    return {"median": float(np.median(distances)), "p95": float(np.percentile(distances, 95)),
-            "max": float(distances.max())}
+    return {
+        "median": float(np.median(distances)),
+        "p95": float(np.percentile(distances, 95)),
+        "max": float(distances.max()),
+    }

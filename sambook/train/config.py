@@ -10,10 +10,10 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from sambook.losses import SegmentationLoss
+from sambook.config_io import read_yaml
+from sambook.errors import ConfigError
 from sambook.profiles import Profile, get_profile
+from sambook.train.losses import SegmentationLoss
 
 
 @dataclass
@@ -25,6 +25,8 @@ class TrainConfig:
     image_size: int | None = None
     num_classes: int = 1  # 1: whole tumour (binary), 4: background + NCR, ED, ET
     adapter_blocks: int | None = None
+    adapter_zero_init: bool = True  # CMAA's adapters start at zero (training starts from two plain SAM branches)
+    separate_encoders: bool = False  # CMAA: the T2-based branch gets its own frozen copy of the encoder
     batch_size: int | None = None
     epochs: int | None = None
     lr: float | None = None
@@ -40,9 +42,9 @@ class TrainConfig:
     seed: int | None = None
     num_workers: int = 0
     attention: str = "stock"  # stock | lean (sambook.models.lean_attention; same weights, no N x N matrix)
-    checkpointing: bool = False  # recompute SAM encoder blocks in the backward pass (sambook.models.checkpointing)
+    checkpointing: bool = False  # recompute SAM encoder blocks in the backward pass (sambook.models.grad_checkpointing)
     # AFTer-SAM only (model: aftersam); None takes the profile's value.
-    dataset: str = "phantom"  # phantom (the book's volumes) | segthor (sambook.data.segthor)
+    dataset: str = "phantom"  # phantom (the book's volumes) | segthor (sambook.datasets.segthor)
     data_dir: str | None = None  # the SegTHOR folder (holding train/Patient_XX/)
     neighbours: int | None = None  # N_A
     interval: int | None = None  # N_f
@@ -56,43 +58,65 @@ class TrainConfig:
     cache: bool = False  # frozen-feature cache (sambook.models.feature_cache); needs elastic: false
     estimate: dict | None = None  # informational: `python -m sambook estimate` figures (configs/gpu/); not read
 
-    def resolved(self, profile: Profile | None = None) -> "TrainConfig":
+    def resolved(self, profile: Profile | None = None) -> TrainConfig:
         """A copy with every profile-dependent field filled in."""
         profile = profile or get_profile()
         volumes = self.model == "aftersam"
-        defaults = {"backbone": profile.backbone, "image_size": profile.image_size,
-                    "adapter_blocks": profile.adapter_blocks, "batch_size": profile.batch_size,
-                    "epochs": profile.volume_epochs if volumes else profile.epochs, "lr": profile.lr,
-                    "seed": profile.seed, "neighbours": profile.neighbours, "interval": profile.interval,
-                    "fusion_blocks": profile.fusion_blocks, "fusion_heads": profile.fusion_heads,
-                    "lora_rank": profile.lora_rank}
+        defaults = {
+            "backbone": profile.backbone,
+            "image_size": profile.image_size,
+            "adapter_blocks": profile.adapter_blocks,
+            "batch_size": profile.batch_size,
+            "epochs": profile.volume_epochs if volumes else profile.epochs,
+            "lr": profile.lr,
+            "seed": profile.seed,
+            "neighbours": profile.neighbours,
+            "interval": profile.interval,
+            "fusion_blocks": profile.fusion_blocks,
+            "fusion_heads": profile.fusion_heads,
+            "lora_rank": profile.lora_rank,
+        }
         resolved = dataclasses.replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
         resolved.betas = tuple(resolved.betas)
         return resolved
 
     def fit_arguments(self) -> dict:
         """The keyword arguments of :func:`sambook.train.loop.fit` that a resolved config sets, loss included."""
-        return {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-                "weight_decay": self.weight_decay, "optimizer": self.optimizer, "betas": self.betas,
-                "schedule": self.schedule, "seed": self.seed, "dtype": self.dtype, "num_workers": self.num_workers,
-                "loss_fn": SegmentationLoss(self.lambda_dice, self.lambda_ce, self.lambda_iou)}
+        return {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "optimizer_name": self.optimizer,
+            "betas": self.betas,
+            "schedule": self.schedule,
+            "seed": self.seed,
+            "dtype": self.dtype,
+            "num_workers": self.num_workers,
+            "loss_fn": SegmentationLoss(self.lambda_dice, self.lambda_ce, self.lambda_iou),
+        }
 
     def to_dict(self) -> dict:
         """Plain YAML-safe values (tuples as lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
 
-def load_config(path: str | Path) -> TrainConfig:
-    """Read a YAML config; unknown keys are an error that names them and the file."""
-    path = Path(path)
-    data = yaml.safe_load(path.read_text()) or {}
+def config_from_dict(data: dict, source: str = "config") -> TrainConfig:
+    """A config from its keys; unknown keys and inconsistent settings are an error naming ``source``."""
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ValueError(f"{path}: unknown keys {unknown}; known keys: {sorted(known)}")
+        raise ConfigError(f"{source}: unknown keys {unknown}; known keys: {sorted(known)}")
+    if "model" not in data:
+        raise ConfigError(f"{source}: no 'model' key (sam, early, cmaa or aftersam)")
     cfg = TrainConfig(**data)
     if cfg.cache and cfg.elastic:
-        raise ValueError(f"{path}: the feature cache is exact only without input augmentation; set elastic: false")
+        raise ConfigError(f"{source}: the feature cache is exact only without input augmentation; set elastic: false")
     if cfg.dataset == "segthor" and not cfg.data_dir:
-        raise ValueError(f"{path}: dataset segthor needs data_dir (the folder holding train/Patient_XX/)")
+        raise ConfigError(f"{source}: dataset segthor needs data_dir (the folder holding train/Patient_XX/)")
     return cfg
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a YAML config; unknown keys are an error that names them and the file."""
+    return config_from_dict(read_yaml(path), str(path))

@@ -1,5 +1,5 @@
-"""Multi-process training with PyTorch's own engine (chapter 8): ``torchrun`` sets ``RANK``, ``WORLD_SIZE`` and
-``LOCAL_RANK``; the loop then wraps the model in DistributedDataParallel and shards each epoch with a
+"""Multi-process training with PyTorch's own engine (chapter `training_runs`): ``torchrun`` sets ``RANK``,
+``WORLD_SIZE`` and ``LOCAL_RANK``; the loop then wraps the model in DistributedDataParallel and shards each epoch with a
 DistributedSampler. Without those variables everything is a single process. Backend: NCCL on GPUs, gloo on CPU.
 """
 

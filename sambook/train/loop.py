@@ -1,8 +1,9 @@
-"""The training loop shared by every model of the book (chapter 4; multi-GPU and resuming: chapter 8).
+"""The training loop shared by every model of the book (chapter `fusing_modalities`; multi-GPU and resuming: chapter
+`training_runs`).
 
 One epoch: shuffle (seeded by ``seed + epoch``, so a resumed run sees the same order), forward, loss, backward,
-optimiser step (AdamW by default), scheduler step; then evaluation on the test split, a row of metrics in
-``metrics.csv`` and ``metrics.json``, and a checkpoint ``state.pt`` written atomically with model, optimiser,
+optimizer step (AdamW by default), scheduler step; then evaluation on the test split, a row of metrics in
+``metrics.csv`` and ``metrics.json``, and a checkpoint ``state.pt`` written atomically with model, optimizer,
 scheduler, gradient scaler, random states and history. ``resume=True`` continues from that checkpoint: an
 interruption loses at most the epoch in progress. On a GPU the forward runs under autocast (bf16 where supported,
 else fp16 with a gradient scaler). Under ``torchrun`` the same code trains with DistributedDataParallel; only
@@ -25,9 +26,10 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from sambook.atomic import atomic_path
-from sambook.losses import SegmentationLoss
-from sambook.metrics import aggregate, score_batch
+from sambook.errors import CheckpointError
+from sambook.evaluate.metrics import aggregate, score_batch
 from sambook.train import distributed
+from sambook.train.losses import SegmentationLoss
 
 STATE = "state.pt"
 
@@ -50,9 +52,15 @@ def _logits(output) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 16, classes: tuple[int, ...] = (1,),
-             device: torch.device | None = None) -> dict[str, float]:
-    """Mean Dice (%) and HD95 (mm) of ``model`` over ``dataset`` (see :mod:`sambook.metrics`)."""
+def evaluate(
+    model: nn.Module,
+    dataset: Dataset,
+    *,
+    batch_size: int = 16,
+    classes: tuple[int, ...] = (1,),
+    device: torch.device | None = None,
+) -> dict[str, float]:
+    """Mean Dice (%) and HD95 (mm) of ``model`` over ``dataset`` (see :mod:`sambook.evaluate.metrics`)."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -64,8 +72,9 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 16, classe
     return aggregate(rows)
 
 
-def make_optimizer(params: list[nn.Parameter], *, name: str, lr: float, weight_decay: float,
-                   betas: tuple[float, float]) -> torch.optim.Optimizer:
+def make_optimizer(
+    params: list[nn.Parameter], *, name: str, lr: float, weight_decay: float, betas: tuple[float, float]
+) -> torch.optim.Optimizer:
     """``"adamw"`` (CMAA paper; decoupled weight decay) or ``"adam"`` (AFTer-SAM paper; L2 weight decay)."""
     if name == "adamw":
         return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay)
@@ -74,8 +83,9 @@ def make_optimizer(params: list[nn.Parameter], *, name: str, lr: float, weight_d
     raise ValueError(f"unknown optimizer {name!r}; choose adamw or adam")
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, *, epochs: int, lr: float,
-                   schedule: dict | None) -> torch.optim.lr_scheduler.LRScheduler:
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, *, epochs: int, lr: float, schedule: dict | None
+) -> torch.optim.lr_scheduler.LRScheduler:
     """Per-epoch learning rate: cosine annealing to 0 (``schedule=None``), or the AFTer-SAM paper's step,
     ``{"final_epochs": k, "final_lr": lr_k}``: ``lr`` until the last k epochs, ``lr_k`` during them."""
     if schedule is None:
@@ -107,15 +117,44 @@ def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
 
 
-def fit(model: nn.Module, train_set: Dataset, test_set: Dataset | None, *, out: str | Path, epochs: int,
-        batch_size: int, lr: float, weight_decay: float = 0.01, optimizer: str = "adamw",
-        betas: tuple[float, float] = (0.9, 0.999), schedule: dict | None = None, loss_fn: nn.Module | None = None,
-        seed: int = 0, dtype: str = "auto", resume: bool = False, classes: tuple[int, ...] = (1,),
-        num_workers: int = 0, progress: bool = True,
-        stop_after: Callable[[int], bool] | None = None) -> list[dict]:
+def load_model_state(model: nn.Module, state: dict[str, torch.Tensor], source: str | Path) -> None:
+    """Load a run's own model state strictly: a missing or unexpected key is an error naming ``source`` and it."""
+    expected, given = set(model.state_dict()), set(state)
+    missing, unexpected = sorted(expected - given), sorted(given - expected)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{source}: the state does not fit the model: missing keys {missing[:5]}"
+            f"{' ...' if len(missing) > 5 else ''}, unexpected keys {unexpected[:5]}"
+            f"{' ...' if len(unexpected) > 5 else ''}"
+        )
+    model.load_state_dict(state)
+
+
+def fit(
+    model: nn.Module,
+    train_set: Dataset,
+    test_set: Dataset | None,
+    *,
+    out: str | Path,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float = 0.01,
+    optimizer_name: str = "adamw",
+    betas: tuple[float, float] = (0.9, 0.999),
+    schedule: dict | None = None,
+    loss_fn: nn.Module | None = None,
+    seed: int = 0,
+    dtype: str = "auto",
+    resume: bool = False,
+    classes: tuple[int, ...] = (1,),
+    num_workers: int = 0,
+    progress: bool = True,
+    stop_after: Callable[[int], bool] | None = None,
+) -> list[dict]:
     """Train ``model`` (only parameters with ``requires_grad``) and return the per-epoch history.
 
-    ``optimizer``/``betas``/``schedule``: see :func:`make_optimizer` and :func:`make_scheduler` (defaults: AdamW,
+    ``optimizer_name``/``betas``/``schedule``: see :func:`make_optimizer` and :func:`make_scheduler` (defaults: AdamW,
     cosine). ``stop_after(epoch)`` returning True ends the run after that epoch's checkpoint (used to test resuming).
     """
     out = Path(out)
@@ -124,8 +163,8 @@ def fit(model: nn.Module, train_set: Dataset, test_set: Dataset | None, *, out: 
     model.to(device)
     seed_everything(seed)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimiser = make_optimizer(params, name=optimizer, lr=lr, weight_decay=weight_decay, betas=betas)
-    scheduler = make_scheduler(optimiser, epochs=epochs, lr=lr, schedule=schedule)
+    optimizer = make_optimizer(params, name=optimizer_name, lr=lr, weight_decay=weight_decay, betas=betas)
+    scheduler = make_scheduler(optimizer, epochs=epochs, lr=lr, schedule=schedule)
     amp = autocast_dtype(device, dtype)
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
     loss_fn = loss_fn or SegmentationLoss()
@@ -133,8 +172,8 @@ def fit(model: nn.Module, train_set: Dataset, test_set: Dataset | None, *, out: 
     start_epoch = 0
     if resume and (out / STATE).is_file():
         state = torch.load(out / STATE, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"], strict=False)
-        optimiser.load_state_dict(state["optimizer"])
+        load_model_state(model, state["model"], out / STATE)
+        optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         _set_rng_state(state["rng"])
@@ -145,31 +184,49 @@ def fit(model: nn.Module, train_set: Dataset, test_set: Dataset | None, *, out: 
         trained.train()
         sampler = distributed.sampler(train_set, dist, seed + epoch)
         generator = torch.Generator().manual_seed(seed + epoch)
-        loader = DataLoader(train_set, batch_size=batch_size, shuffle=sampler is None, sampler=sampler,
-                            generator=generator, num_workers=num_workers, drop_last=False)
+        loader = DataLoader(
+            train_set,
+            batch_size=batch_size,
+            shuffle=sampler is None,
+            sampler=sampler,
+            generator=generator,
+            num_workers=num_workers,
+            drop_last=False,
+        )
         started, losses = time.perf_counter(), []
-        for batch in tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not (progress and dist.is_main),
-                          leave=False):
+        for batch in tqdm(
+            loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not (progress and dist.is_main), leave=False
+        ):
             images, labels = batch["image"].to(device), batch["label"].to(device)
             with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
                 loss = loss_fn(trained(images), labels)
-            optimiser.zero_grad(set_to_none=True)
+            optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
-            scaler.step(optimiser)
+            scaler.step(optimizer)
             scaler.update()
             losses.append(loss.item())
         scheduler.step()
-        row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "lr": scheduler.get_last_lr()[0],
-               "seconds": time.perf_counter() - started}
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": float(np.mean(losses)),
+            "lr": scheduler.get_last_lr()[0],
+            "seconds": time.perf_counter() - started,
+        }
         if test_set is not None and dist.is_main:
             scores = evaluate(model, test_set, batch_size=batch_size, classes=classes, device=device)
             row.update(test_dice=scores["dice"], test_hd95=scores["hd95"])
         history.append(row)
         if dist.is_main:
             # The whole model: frozen weights may be a random initialisation that no file reproduces.
-            state = {"model": model.state_dict(), "optimizer": optimiser.state_dict(),
-                     "scheduler": scheduler.state_dict(),
-                     "scaler": scaler.state_dict(), "rng": _rng_state(), "epoch": epoch, "history": history}
+            state = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
+                "rng": _rng_state(),
+                "epoch": epoch,
+                "history": history,
+            }
             out.mkdir(parents=True, exist_ok=True)
             with atomic_path(out / STATE) as tmp:
                 torch.save(state, tmp)

@@ -1,4 +1,4 @@
-"""Training AFTer-SAM from a config (chapter 7; ``python -m sambook train configs/aftersam.yaml``).
+"""Training AFTer-SAM from a config (chapter `aftersam_volumes`; ``python -m sambook train configs/aftersam.yaml``).
 
 The same loop as Table 1 (:func:`sambook.train.loop.fit`), fed with slice groups instead of slices: one random group
 per volume per epoch (``groups_per_volume`` for more), elastically deformed with MONAI (the paper's augmentation),
@@ -13,18 +13,17 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 from monai.transforms import Rand2DElasticd
 from torch import nn
 from torch.utils.data import Dataset
 
 from sambook.atomic import atomic_path
-from sambook.data.segthor import load_segthor
-from sambook.data.volumes import GroupDataset, VolumeSet, build_volumes, dice_3d, predict_volume
+from sambook.build import build_model
+from sambook.datasets.segthor import load_segthor
+from sambook.datasets.volumes import GroupDataset, VolumeSet, build_volumes
+from sambook.evaluate.volumes import score_volumes
 from sambook.models.aftersam import AfterSAM
-from sambook.models.checkpoint import load_into, resolve_checkpoint
 from sambook.models.feature_cache import CachedGroups, FeatureCache, FromFeatures
-from sambook.models.sam_core import build_sam
 from sambook.profiles import get_profile
 from sambook.train.config import TrainConfig
 from sambook.train.loop import fit, seed_everything
@@ -48,76 +47,72 @@ def split_cases(count: int, *, seed: int, test_share: float = 0.25) -> tuple[lis
     return sorted(order[n_test:].tolist()), sorted(order[:n_test].tolist())
 
 
-def build_aftersam(cfg: TrainConfig, *, verbose: bool = False) -> AfterSAM:
-    """The AFTer-SAM of a resolved config, on the weights :func:`resolve_checkpoint` picks."""
-    sam = build_sam(cfg.backbone, image_size=cfg.image_size, num_mask_tokens=max(4, cfg.num_classes),
-                    attention=cfg.attention, checkpointing=cfg.checkpointing)
-    path, description = resolve_checkpoint(cfg.backbone, cfg.checkpoint)
-    if path is not None:
-        load_into(sam, path)
-    if verbose:
-        print(description)
-    return AfterSAM(sam, slices=cfg.neighbours + 1, fusion_blocks=cfg.fusion_blocks, rank=cfg.lora_rank,
-                    num_classes=cfg.num_classes, fresh=cfg.fresh, heads=cfg.fusion_heads,
-                    decoder_lora=cfg.decoder_lora)
-
-
 def elastic_deformation(image_size: int) -> Rand2DElasticd:
     """The paper's elastic augmentation, applied to a group and its label together (control points every S/4)."""
-    return Rand2DElasticd(keys=["image", "label"], prob=0.5, spacing=(image_size // 4,) * 2, magnitude_range=(1, 3),
-                          mode=("bilinear", "nearest"), padding_mode="zeros")
+    return Rand2DElasticd(
+        keys=["image", "label"],
+        prob=0.5,
+        spacing=(image_size // 4,) * 2,
+        magnitude_range=(1, 3),
+        mode=("bilinear", "nearest"),
+        padding_mode="zeros",
+    )
 
 
-def training_pair(cfg: TrainConfig, model: AfterSAM, volumes: VolumeSet,
-                  cases: list[int]) -> tuple[nn.Module, Dataset]:
+def training_pair(cfg: TrainConfig, model: AfterSAM, volumes: VolumeSet, cases: list[int]) -> tuple[nn.Module, Dataset]:
     """What the loop trains, and on what: ``model`` on slice groups of ``cases`` (elastically deformed when
     ``cfg.elastic``), or with ``cfg.cache`` its trainable rest on cached frozen features."""
-    groups = GroupDataset(volumes, cases, neighbours=cfg.neighbours, interval=cfg.interval,
-                          transform=elastic_deformation(cfg.image_size) if cfg.elastic else None,
-                          groups_per_volume=cfg.groups_per_volume)
+    groups = GroupDataset(
+        volumes,
+        cases,
+        neighbours=cfg.neighbours,
+        interval=cfg.interval,
+        transform=elastic_deformation(cfg.image_size) if cfg.elastic else None,
+        groups_per_volume=cfg.groups_per_volume,
+    )
     if not cfg.cache:
         return model, groups
     return FromFeatures(model, cfg.image_size), CachedGroups(groups, FeatureCache(model))
 
 
-def score_volumes(model: AfterSAM, volumes: VolumeSet, cases: list[int], cfg: TrainConfig,
-                  predictions: dict[int, np.ndarray] | None = None) -> dict:
-    """Per-class 3D Dice (%) of every volume in ``cases`` and their means; each predicted label map is also stored
-    in ``predictions`` (by case index) when a dict is given."""
-    classes = tuple(range(1, cfg.num_classes))
-    per_case = {}
-    for c in cases:
-        pred = predict_volume(model, volumes.images[c], neighbours=cfg.neighbours, interval=cfg.interval,
-                              batch_size=cfg.batch_size)
-        if predictions is not None:
-            predictions[c] = pred
-        per_case[volumes.case_ids[c]] = {str(k): v for k, v in dice_3d(pred, volumes.labels[c], classes).items()}
-    means = {str(k): float(np.mean([s[str(k)] for s in per_case.values()])) for k in classes}
-    return {"per_case": per_case, "mean_per_class": means, "mean": float(np.mean(list(means.values())))}
+def score_run_volumes(
+    model: AfterSAM,
+    volumes: VolumeSet,
+    cases: list[int],
+    cfg: TrainConfig,
+    predictions: dict[int, np.ndarray] | None = None,
+) -> dict:
+    """:func:`~sambook.evaluate.volumes.score_volumes` with the slice groups and classes of a resolved config."""
+    return score_volumes(
+        model,
+        volumes,
+        cases,
+        neighbours=cfg.neighbours,
+        interval=cfg.interval,
+        num_classes=cfg.num_classes,
+        batch_size=cfg.batch_size,
+        predictions=predictions,
+    )
 
 
-def train_aftersam(cfg: TrainConfig, out: Path, *, resume: bool = False, progress: bool = True,
-                   volumes: VolumeSet | None = None,
-                   predictions: dict[int, np.ndarray] | None = None) -> tuple[AfterSAM, list[dict], dict]:
+def train_aftersam(
+    cfg: TrainConfig,
+    out: Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    volumes: VolumeSet | None = None,
+    predictions: dict[int, np.ndarray] | None = None,
+) -> tuple[AfterSAM, list[dict], dict]:
     """Train the AFTer-SAM of a resolved config into ``out``; returns the model, its history and test scores
-    (``volumes``: already loaded volumes; ``predictions``: see :func:`score_volumes`)."""
+    (``volumes``: already loaded volumes; ``predictions``: see :func:`score_run_volumes`)."""
     volumes = volumes if volumes is not None else load_volumes(cfg)
     train_cases, test_cases = split_cases(len(volumes.case_ids), seed=cfg.seed)
     seed_everything(cfg.seed)  # fresh weights (LoRA, position embedding, decoder tokens) depend on it
-    model = build_aftersam(cfg, verbose=progress)
+    model = build_model(cfg, verbose=progress)
     trained, dataset = training_pair(cfg, model, volumes, train_cases)
     history = fit(trained, dataset, None, out=out, resume=resume, progress=progress, **cfg.fit_arguments())
-    scores = score_volumes(model, volumes, test_cases, cfg, predictions)
+    scores = score_run_volumes(model, volumes, test_cases, cfg, predictions)
     with atomic_path(out / SCORES) as tmp:
         tmp.write_text(json.dumps(scores, indent=1))
     return model, history, scores
-
-
-def load_aftersam_run(run_dir: Path, cfg: TrainConfig) -> AfterSAM:
-    """The trained AFTer-SAM of a run directory (its ``state.pt``)."""
-    model = build_aftersam(cfg)
-    state = torch.load(run_dir / "state.pt", map_location="cpu", weights_only=False)["model"]
-    if cfg.cache:  # trained through FromFeatures: keys carry its "model." prefix
-        state = {k.removeprefix("model."): v for k, v in state.items()}
-    model.load_state_dict(state, strict=False)
-    return model

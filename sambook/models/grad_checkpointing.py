@@ -1,4 +1,4 @@
-"""Activation checkpointing of SAM's encoder blocks (chapter 8, "Training runs").
+"""Activation checkpointing of SAM's encoder blocks (chapter `training_runs`).
 
 In training, every encoder block keeps its intermediate activations (norms, q, k, v, attention, MLP hidden
 layer) until the backward pass. A checkpointed block keeps only its input and recomputes the rest during the

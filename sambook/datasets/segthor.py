@@ -1,11 +1,11 @@
-"""SegTHOR, the AFTer-SAM paper's dataset (chapter 7): thoracic CT with four organs at risk.
+"""SegTHOR, the AFTer-SAM paper's dataset (chapter `aftersam_volumes`): thoracic CT with four organs at risk.
 
 The challenge's training release (registration required, not downloadable here) unpacks as::
 
     train/Patient_01/Patient_01.nii.gz   CT, Hounsfield units
     train/Patient_01/GT.nii.gz           0 background, 1 oesophagus, 2 heart, 3 trachea, 4 aorta
 
-:func:`load_segthor` reads such a folder into the same :class:`~sambook.data.volumes.VolumeSet` as the phantom's
+:func:`load_segthor` reads such a folder into the same :class:`~sambook.datasets.volumes.VolumeSet` as the phantom's
 volumes, so AFTer-SAM trains on it unchanged (``dataset: segthor`` in a config). CT intensities are clipped to a
 window (default [-1000, 1000] HU, lungs to bone) and divided by half its width, so they lie in [-1, 1]; slices are
 padded to a square and resized in-plane as the phantom's are. Every problem raises
@@ -20,8 +20,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from sambook.data.loaders import read_image
-from sambook.data.slices import resize_slice
-from sambook.data.volumes import VolumeSet
+from sambook.datasets.slices import resize_slice
+from sambook.datasets.volumes import VolumeSet
 from sambook.errors import DataError
 
 ORGANS = ("background", "oesophagus", "heart", "trachea", "aorta")

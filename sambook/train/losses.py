@@ -1,4 +1,5 @@
-"""Training loss (chapter 4): the CMAA paper's ``λ1·Dice + λ2·CE`` from MONAI, plus SAM's IoU-prediction term.
+"""Training loss (chapter `fusing_modalities`): the CMAA paper's ``λ1·Dice + λ2·CE`` from MONAI, plus SAM's
+IoU-prediction term.
 
 * ``λ1·Dice + λ2·CE`` — MONAI's ``DiceCELoss``: sigmoid and binary cross-entropy for one output map, softmax and
   cross-entropy over one-hot labels for K > 1 maps.

@@ -1,5 +1,5 @@
 """``python -m sambook params``: the CMAA paper's Table 3 (All / Training / Percent) from a parameter counter
-(chapter 3).
+(chapter `sam_taken_apart`).
 
 "Training" counts parameters that **actually receive a gradient** in one training step of the model: a forward
 and backward pass on the ``meta`` device (no memory, no arithmetic), then every parameter whose ``.grad`` is set.
@@ -9,13 +9,11 @@ three of its four hypernetwork MLPs (3 x 139,808) never get a gradient, which le
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 from torch import nn
 
-from sambook.losses import SegmentationLoss
-from sambook.models.fusion import build_model
+from sambook.build import build_model
+from sambook.train.losses import SegmentationLoss
 
 #: Table 3 of the CMAA paper (millions): all parameters, trained parameters, percentage.
 PAPER_TABLE3 = {"sam": (93.7, 3.64, 3.88), "early": (93.7, 3.64, 3.88), "cmaa": (98.0, 10.80, 11.02)}
@@ -33,23 +31,42 @@ def count(model: nn.Module, image_size: int, device: str = "meta") -> dict[str, 
     }
 
 
-def table3(backbone: str = "vit_b", image_size: int = 256, adapter_blocks: int = 6,
-           models: tuple[str, ...] = ("sam", "early", "cmaa")) -> list[dict]:
+def table3(
+    backbone: str = "vit_b",
+    image_size: int = 256,
+    adapter_blocks: int = 6,
+    models: tuple[str, ...] = ("sam", "early", "cmaa"),
+) -> list[dict]:
     """One row per model with our exact counts (built on the meta device) and the paper's figures."""
     rows = []
     for name in models:
         with torch.device("meta"):
-            model = build_model(name, backbone=backbone, image_size=image_size, checkpoint=None,
-                                adapter_blocks=adapter_blocks)
+            model = build_model(
+                {
+                    "model": name,
+                    "backbone": backbone,
+                    "image_size": image_size,
+                    "checkpoint": None,
+                    "adapter_blocks": adapter_blocks,
+                }
+            )
         counts = count(model, image_size)
-        rows.append({"model": name, **counts, "percent": 100 * counts["with_gradient"] / counts["all"],
-                     "paper": PAPER_TABLE3.get(name) if backbone == "vit_b" else None})
+        rows.append(
+            {
+                "model": name,
+                **counts,
+                "percent": 100 * counts["with_gradient"] / counts["all"],
+                "paper": PAPER_TABLE3.get(name) if backbone == "vit_b" else None,
+            }
+        )
     return rows
 
 
 def format_table(rows: list[dict]) -> str:
-    lines = [f"{'model':6s} {'All':>12s} {'Training':>11s} {'Percent':>8s} | {'paper All':>9s} {'Training':>9s} "
-             f"{'Percent':>8s}"]
+    lines = [
+        f"{'model':6s} {'All':>12s} {'Training':>11s} {'Percent':>8s} | {'paper All':>9s} {'Training':>9s} "
+        f"{'Percent':>8s}"
+    ]
     for r in rows:
         paper = r["paper"]
         ours = f"{r['model']:6s} {r['all']:>12,d} {r['with_gradient']:>11,d} {r['percent']:>7.2f}%"
@@ -57,19 +74,3 @@ def format_table(rows: list[dict]) -> str:
         theirs = f" | {paper[0]:>8.1f}M {paper[1]:>8.2f}M {paper[2]:>7.2f}%" if paper else " | (no paper figure)"
         lines.append(ours + theirs)
     return "\n".join(lines)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", choices=("sam", "early", "cmaa"), action="append",
-                        help="model(s) to count (default: all three)")
-    parser.add_argument("--backbone", default="vit_b", choices=("mini", "vit_b", "vit_l", "vit_h"))
-    parser.add_argument("--image-size", type=int, default=256)
-    parser.add_argument("--adapter-blocks", type=int, default=6)
-
-
-def main(args: argparse.Namespace) -> int:
-    rows = table3(args.backbone, args.image_size, args.adapter_blocks, tuple(args.model or ("sam", "early", "cmaa")))
-    print(f"Parameters receiving a gradient in one training step ({args.backbone}, {args.image_size}x"
-          f"{args.image_size}, n = {args.adapter_blocks} adapters for cmaa), beside the CMAA paper's Table 3:")
-    print(format_table(rows))
-    return 0

@@ -1,4 +1,4 @@
-"""The 2D slice dataset the CMAA models train on (chapter 2, "Registering multimodal MRI").
+"""The 2D slice dataset the CMAA models train on (chapter `registration`).
 
 From registered volumes (every modality on the T2 grid) the dataset takes axial slices:
 
@@ -29,10 +29,11 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from sambook.atomic import atomic_path
-from sambook.data.augment import apply_seeded
 from sambook.data.grids import arrays
 from sambook.data.loaders import list_cases, load_case
+from sambook.data.modalities import brain_mask
 from sambook.data.phantom import ensure_phantom
+from sambook.datasets.augment import apply_seeded
 from sambook.paths import data_root
 from sambook.profiles import Profile, get_profile
 from sambook.registration.batch import register_dataset
@@ -61,8 +62,9 @@ def normalise(volume: np.ndarray, brain: np.ndarray) -> np.ndarray:
     return np.where(brain, out, 0.0).astype(np.float32)
 
 
-def select_slices(labels: np.ndarray, brain: np.ndarray, per_case: int, tumour_free_share: float,
-                  rng: np.random.Generator) -> list[int]:
+def select_slices(
+    labels: np.ndarray, brain: np.ndarray, per_case: int, tumour_free_share: float, rng: np.random.Generator
+) -> list[int]:
     """Axial indices: ``per_case`` tumour slices spread evenly, plus tumour-free brain slices for the share."""
     tumour = np.flatnonzero((labels > 0).any(axis=(1, 2)))
     picked = sorted({int(tumour[round(i)]) for i in np.linspace(0, len(tumour) - 1, min(per_case, len(tumour)))})
@@ -77,8 +79,12 @@ def resize_slice(image: np.ndarray, labels: np.ndarray, size: int) -> tuple[np.n
     """Pad (C, H, W) and (H, W) to a square, resize to ``size``; returns them and the scale factor."""
     height, width = labels.shape
     side = max(height, width)
-    pad = ((side - height) // 2, side - height - (side - height) // 2, (side - width) // 2,
-           side - width - (side - width) // 2)
+    pad = (
+        (side - height) // 2,
+        side - height - (side - height) // 2,
+        (side - width) // 2,
+        side - width - (side - width) // 2,
+    )
     img = F.pad(torch.from_numpy(image)[None], (pad[2], pad[3], pad[0], pad[1]))
     lab = F.pad(torch.from_numpy(labels.astype(np.int64))[None, None], (pad[2], pad[3], pad[0], pad[1]))
     img = F.interpolate(img, size=(size, size), mode="bilinear", align_corners=False)[0]
@@ -87,8 +93,11 @@ def resize_slice(image: np.ndarray, labels: np.ndarray, size: int) -> tuple[np.n
 
 
 def _fingerprint(registered: Path, case_ids: list[str]) -> list:
-    return [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for c in case_ids
-            for p in sorted((registered / c).glob("*.nii.gz"))]
+    return [
+        [p.name, p.stat().st_size, p.stat().st_mtime_ns]
+        for c in case_ids
+        for p in sorted((registered / c).glob("*.nii.gz"))
+    ]
 
 
 def registered_phantom(profile: Profile) -> Path:
@@ -101,15 +110,27 @@ def registered_phantom(profile: Profile) -> Path:
     return out
 
 
-def build_slices(profile: Profile | None = None, *, registered: Path | None = None,
-                 tumour_free_share: float = 0.25, layout: str = "brats2021") -> SliceSet:
+def build_slices(
+    profile: Profile | None = None,
+    *,
+    registered: Path | None = None,
+    tumour_free_share: float = 0.25,
+    layout: str = "brats2021",
+) -> SliceSet:
     """The slice set of a registered dataset (default: the profile's phantom, registered on first use)."""
     profile = profile or get_profile()
     registered = Path(registered) if registered is not None else registered_phantom(profile)
     case_ids = list_cases(registered, layout)
-    settings = {"version": FORMAT_VERSION, "root": str(registered.resolve()), "size": profile.image_size,
-                "per_case": profile.slices_per_case, "free_share": tumour_free_share, "seed": profile.seed,
-                "layout": layout, "files": _fingerprint(registered, case_ids)}
+    settings = {
+        "version": FORMAT_VERSION,
+        "root": str(registered.resolve()),
+        "size": profile.image_size,
+        "per_case": profile.slices_per_case,
+        "free_share": tumour_free_share,
+        "seed": profile.seed,
+        "layout": layout,
+        "files": _fingerprint(registered, case_ids),
+    }
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     cache = data_root() / "cache" / "slices" / f"{key}.npz"
     if cache.is_file():
@@ -121,7 +142,7 @@ def build_slices(profile: Profile | None = None, *, registered: Path | None = No
     for case_id in case_ids:
         case = load_case(registered, case_id, layout)
         volumes, labels = arrays(case)  # (4, z, y, x), (z, y, x)
-        brain = volumes[2] > volumes[2].mean()
+        brain = brain_mask(volumes[2])
         volumes = np.stack([normalise(v, brain) for v in volumes])
         spacing = np.array(case.images["t2"].GetSpacing())[[1, 0]]  # (y, x)
         for z in select_slices(labels, brain, profile.slices_per_case, tumour_free_share, rng):
@@ -131,8 +152,9 @@ def build_slices(profile: Profile | None = None, *, registered: Path | None = No
             parts["case_ids"].append(case_id)
             parts["slice_index"].append(z)
             parts["spacing_mm"].append((spacing * scale).astype(np.float32))
-    slices = SliceSet(**{name: np.stack(values) if name != "case_ids" else np.array(values)
-                         for name, values in parts.items()})
+    slices = SliceSet(
+        **{name: np.stack(values) if name != "case_ids" else np.array(values) for name, values in parts.items()}
+    )
     with atomic_path(cache) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **slices.__dict__)
@@ -163,8 +185,7 @@ class SliceDataset(Dataset):
     (the label then carries a channel axis of 1 during the transform, as MONAI expects).
     """
 
-    def __init__(self, slices: SliceSet, indices: np.ndarray | None = None, *, regions: str = "whole",
-                 transform=None):
+    def __init__(self, slices: SliceSet, indices: np.ndarray | None = None, *, regions: str = "whole", transform=None):
         if regions not in ("whole", "subregions"):
             raise ValueError(f"regions must be 'whole' or 'subregions', not {regions!r}")
         self.slices = slices
@@ -186,17 +207,29 @@ class SliceDataset(Dataset):
             sample = apply_seeded(self.transform, sample)
             sample["label"] = torch.as_tensor(sample["label"])[0].round().long()
             sample["image"] = torch.as_tensor(sample["image"]).float()
-        sample.update(case=str(self.slices.case_ids[i]), index=int(self.slices.slice_index[i]),
-                      spacing=torch.from_numpy(self.slices.spacing_mm[i].copy()))
+        sample.update(
+            case=str(self.slices.case_ids[i]),
+            index=int(self.slices.slice_index[i]),
+            spacing=torch.from_numpy(self.slices.spacing_mm[i].copy()),
+        )
         return sample
 
 
-def load_slice_splits(profile: Profile | None = None, *, split: str = "patient", test_share: float = 0.25,
-                      regions: str = "whole", train_transform=None, **build_kw) -> dict[str, SliceDataset]:
+def load_slice_splits(
+    profile: Profile | None = None,
+    *,
+    split: str = "patient",
+    test_share: float = 0.25,
+    regions: str = "whole",
+    train_transform=None,
+    **build_kw,
+) -> dict[str, SliceDataset]:
     """``{"train": ..., "test": ...}`` datasets of the profile's slice set, split by patient (default) or slice."""
     profile = profile or get_profile()
     slices = build_slices(profile, **build_kw)
     splitter = {"patient": split_by_patient, "slice": split_by_slice}[split]
     sides = splitter(slices, test_share=test_share, seed=profile.seed)
-    return {"train": SliceDataset(slices, sides["train"], regions=regions, transform=train_transform),
-            "test": SliceDataset(slices, sides["test"], regions=regions)}
+    return {
+        "train": SliceDataset(slices, sides["train"], regions=regions, transform=train_transform),
+        "test": SliceDataset(slices, sides["test"], regions=regions),
+    }

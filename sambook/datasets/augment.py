@@ -1,4 +1,4 @@
-"""Augmentation that repeats under a seed (chapters 4 and 7).
+"""Augmentation that repeats under a seed (chapters `fusing_modalities` and `aftersam_volumes`).
 
 MONAI's random transforms keep their own NumPy generator, seeded from the operating system unless told otherwise:
 a seeded run would not repeat, and a resumed run would not continue where it stopped. :func:`apply_seeded` reseeds

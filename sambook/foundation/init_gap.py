@@ -1,5 +1,5 @@
 """Is the pretrained mini SAM a foundation? Table 1's models from a pretrained and from a random encoder (chapter
-"Where a foundation model comes from").
+`foundation_model`).
 
 Each Table 1 model (single modality on FLAIR, early fusion, CMAA) trains with its encoder frozen twice, from the
 book's pretrained mini SAM and from a random initialisation of the same architecture, with the same data, seed,
@@ -12,20 +12,15 @@ another batch order) on the profile's slices and prints every run, then each mod
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
 
-from sambook.atomic import atomic_path
-from sambook.data.slices import SliceDataset, load_slice_splits
-from sambook.models.checkpoint import resolve_checkpoint
-from sambook.models.fusion import build_model
-from sambook.paths import data_root
-from sambook.profiles import Profile, get_profile
+from sambook.build import build_model
+from sambook.datasets.slices import SliceDataset
+from sambook.profiles import Profile
 from sambook.train.loop import fit, seed_everything
 
 INITS = ("pretrained", "random", "scratch")
@@ -51,22 +46,53 @@ def build_for_init(name: str, init: str, *, profile: Profile, checkpoint: Path |
         raise ValueError(f"unknown init {init!r}; choose one of {INITS}")
     if init == "pretrained" and checkpoint is None:
         raise FileNotFoundError("no mini checkpoint: run `python -m sambook pretrain configs/pretrain_cpu.yaml`")
-    model = build_model(name, backbone="mini", image_size=profile.image_size,
-                        checkpoint=str(checkpoint) if init == "pretrained" else None,
-                        adapter_blocks=profile.adapter_blocks, modality="flair")
+    model = build_model(
+        {
+            "model": name,
+            "backbone": "mini",
+            "image_size": profile.image_size,
+            "checkpoint": str(checkpoint) if init == "pretrained" else None,
+            "adapter_blocks": profile.adapter_blocks,
+            "modality": "flair",
+        },
+        profile=profile,
+    )
     return model.requires_grad_(True) if init == "scratch" else model
 
 
-def train_init(name: str, init: str, data: dict[str, SliceDataset], *, profile: Profile, checkpoint: Path | None,
-               seed: int, out: Path) -> InitRun:
+def train_init(
+    name: str,
+    init: str,
+    data: dict[str, SliceDataset],
+    *,
+    profile: Profile,
+    checkpoint: Path | None,
+    seed: int,
+    out: Path,
+) -> InitRun:
     """Build (under ``seed``) and train one run with the profile's schedule; return its per-epoch test scores."""
     seed_everything(seed)
     model = build_for_init(name, init, profile=profile, checkpoint=checkpoint)
     start = time.perf_counter()
-    history = fit(model, data["train"], data["test"], out=out, epochs=profile.epochs, batch_size=profile.batch_size,
-                  lr=profile.lr, seed=seed, progress=False)
-    return InitRun(name, init, seed, [r["test_dice"] for r in history], [r["test_hd95"] for r in history],
-                   time.perf_counter() - start)
+    history = fit(
+        model,
+        data["train"],
+        data["test"],
+        out=out,
+        epochs=profile.epochs,
+        batch_size=profile.batch_size,
+        lr=profile.lr,
+        seed=seed,
+        progress=False,
+    )
+    return InitRun(
+        name,
+        init,
+        seed,
+        [r["test_dice"] for r in history],
+        [r["test_hd95"] for r in history],
+        time.perf_counter() - start,
+    )
 
 
 def gaps(runs: list[InitRun]) -> dict[str, dict[int, tuple[float, float]]]:
@@ -84,36 +110,3 @@ def gaps(runs: list[InitRun]) -> dict[str, dict[int, tuple[float, float]]]:
                 (d1, h1), (d0, h0) = final[(*a, seed)], final[(*b, seed)]
                 out.setdefault(key, {})[seed] = (d1 - d0, h1 - h0)
     return out
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--out", type=Path,
-                        help="run folders and init_gap.json (default: data_root()/runs/init-gap-PROFILE)")
-
-
-def main(args: argparse.Namespace) -> int:
-    profile = get_profile()
-    checkpoint, description = resolve_checkpoint("mini")
-    print(description)
-    out = args.out or data_root() / "runs" / f"init-gap-{profile.name}"
-    data = load_slice_splits(profile)
-    runs = []
-    print(f"{'model':6s} {'encoder':11s} {'seed':>4s} {'Dice (%)':>9s} {'HD95 (mm)':>10s}   "
-          f"({profile.epochs} epochs, profile {profile.name})")
-    for seed in args.seeds:
-        for name, init in RUNS:
-            run = train_init(name, init, data, profile=profile, checkpoint=checkpoint, seed=seed,
-                             out=out / f"seed{seed}-{name}-{init}")
-            runs.append(run)
-            print(f"{name:6s} {init:11s} {seed:4d} {run.dice[-1]:9.1f} {run.hd95[-1]:10.1f}   {run.seconds:5.1f} s",
-                  flush=True)
-    for key, per_seed in gaps(runs).items():
-        listed = ", ".join(f"{d:+.1f} / {h:+.1f} mm" for d, h in per_seed.values())
-        mean_dice = sum(d for d, _ in per_seed.values()) / len(per_seed)
-        mean_hd95 = sum(h for _, h in per_seed.values()) / len(per_seed)
-        print(f"{key:26s} Dice / HD95 per seed: {listed};  mean {mean_dice:+.1f} / {mean_hd95:+.1f} mm")
-    with atomic_path(out / "init_gap.json") as tmp:
-        tmp.write_text(json.dumps({"profile": profile.name, "checkpoint": str(checkpoint),
-                                   "runs": [asdict(r) for r in runs]}, indent=1))
-    return 0

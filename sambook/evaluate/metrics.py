@@ -1,4 +1,4 @@
-"""Dice (%) and HD95 (mm) per image, from MONAI, with the empty-mask cases made explicit (chapter 4).
+"""Dice (%) and HD95 (mm) per image, from MONAI, with the empty-mask cases made explicit (chapter `fusing_modalities`).
 
 Convention of the book, named **"BraTS legacy"** after the BraTS whole-volume scores it follows:
 
@@ -43,13 +43,15 @@ def dice_hd95(pred: torch.Tensor, true: torch.Tensor, spacing: tuple[float, floa
         return 0.0, diagonal
     p, t = pred[None, None].float(), true[None, None].float()
     dice = float(compute_dice(p, t, include_background=True, ignore_empty=False)) * 100
-    hd95 = float(compute_hausdorff_distance(p, t, include_background=True, percentile=95,
-                                            spacing=[float(s) for s in spacing]))
+    hd95 = float(
+        compute_hausdorff_distance(p, t, include_background=True, percentile=95, spacing=[float(s) for s in spacing])
+    )
     return dice, hd95
 
 
-def score_batch(logits: torch.Tensor, labels: torch.Tensor, spacing: torch.Tensor,
-                classes: tuple[int, ...] = (1,)) -> list[dict[str, float]]:
+def score_batch(
+    logits: torch.Tensor, labels: torch.Tensor, spacing: torch.Tensor, classes: tuple[int, ...] = (1,)
+) -> list[dict[str, float]]:
     """Per image and class: ``{"class": k, "dice": %, "hd95": mm}`` for masks ``label == k`` (k in ``classes``;
     binary models score class 1, the whole tumour)."""
     masks = predicted_masks(logits.detach().float()).cpu()
@@ -64,5 +66,8 @@ def score_batch(logits: torch.Tensor, labels: torch.Tensor, spacing: torch.Tenso
 
 def aggregate(rows: list[dict[str, float]]) -> dict[str, float]:
     """Mean Dice and HD95 over rows (every row counts: the convention leaves no NaN), and the count."""
-    return {"dice": float(np.mean([r["dice"] for r in rows])), "hd95": float(np.mean([r["hd95"] for r in rows])),
-            "n": len(rows)}
+    return {
+        "dice": float(np.mean([r["dice"] for r in rows])),
+        "hd95": float(np.mean([r["hd95"] for r in rows])),
+        "n": len(rows),
+    }

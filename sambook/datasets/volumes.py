@@ -1,4 +1,4 @@
-"""Volumes as AFTer-SAM sees them: groups of neighbouring slices (chapter 7, "AFTer-SAM on volumes").
+"""Volumes as AFTer-SAM sees them: groups of neighbouring slices (chapter `aftersam_volumes`).
 
 For slice d of a volume with D slices, the group holds N_A + 1 slices at interval N_f centred on d (paper: N_A = 8,
 N_f = 1):
@@ -9,7 +9,8 @@ The paper is silent about the edges; the book clamps (the first slice repeats be
 never wraps around. The model predicts the middle slice of each group (n = floor(N_A / 2)); sliding d over the
 volume gives the 3D prediction.
 
-On the phantom the volumes are the registered cases of chapter 2, one modality (FLAIR by default), z-scored over the
+On the phantom the volumes are the registered cases of chapter `registration`, one modality (FLAIR by default),
+z-scored over the
 brain, padded to a square and resized in-plane to the profile's image size; labels are the sub-regions (0-3).
 """
 
@@ -22,10 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from sambook.data.augment import apply_seeded
 from sambook.data.grids import arrays
-from sambook.data.loaders import MODALITIES, list_cases, load_case
-from sambook.data.slices import normalise, registered_phantom, resize_slice
+from sambook.data.loaders import list_cases, load_case
+from sambook.data.modalities import MODALITIES, brain_mask
+from sambook.datasets.augment import apply_seeded
+from sambook.datasets.slices import normalise, registered_phantom, resize_slice
 from sambook.profiles import Profile, get_profile
 
 
@@ -53,7 +55,7 @@ def build_volumes(profile: Profile | None = None, *, modality: str = "flair", re
     for case_id in list_cases(root, "brats2021"):
         case = load_case(root, case_id)
         images, labels = arrays(case)
-        brain = images[2] > images[2].mean()
+        brain = brain_mask(images[2])
         volume = normalise(images[channel], brain)
         pairs = [resize_slice(volume[z][None], labels[z], profile.image_size) for z in range(len(volume))]
         out.images.append(np.stack([p[0][0] for p in pairs]))
@@ -78,11 +80,19 @@ class GroupDataset(Dataset):
     The slice d is drawn from the slices that hold brain, with torch's global generator (seeded by the loop).
     ``transform`` is an optional MONAI dictionary transform applied to the group and its label together
     (e.g. ``Rand2DElasticd``), with the N slices as channels, its randomness drawn from torch's generator
-    (:func:`sambook.data.augment.apply_seeded`).
+    (:func:`sambook.datasets.augment.apply_seeded`).
     """
 
-    def __init__(self, volumes: VolumeSet, cases: list[int], *, neighbours: int, interval: int, transform=None,
-                 groups_per_volume: int = 1):
+    def __init__(
+        self,
+        volumes: VolumeSet,
+        cases: list[int],
+        *,
+        neighbours: int,
+        interval: int,
+        transform=None,
+        groups_per_volume: int = 1,
+    ):
         self.volumes, self.cases, self.groups_per_volume = volumes, list(cases), groups_per_volume
         self.neighbours, self.interval, self.transform = neighbours, interval, transform
         self.brain_slices = [np.flatnonzero(np.abs(volumes.images[c]).mean(axis=(1, 2)) > 0.05) for c in self.cases]
@@ -98,13 +108,19 @@ class GroupDataset(Dataset):
         c = self.case_of(item)
         candidates = self.brain_slices[item % len(self.cases)]
         d = int(candidates[torch.randint(len(candidates), (1,)).item()])
-        sample = {"image": torch.from_numpy(group(self.volumes.images[c], d, self.neighbours, self.interval)),
-                  "label": torch.from_numpy(self.volumes.labels[c][d].astype(np.int64))[None]}
+        sample = {
+            "image": torch.from_numpy(group(self.volumes.images[c], d, self.neighbours, self.interval)),
+            "label": torch.from_numpy(self.volumes.labels[c][d].astype(np.int64))[None],
+        }
         if self.transform is not None:
             sample = apply_seeded(self.transform, sample)
-        return {"image": torch.as_tensor(sample["image"]).float()[:, None],
-                "label": torch.as_tensor(sample["label"])[0].round().long(),
-                "spacing": torch.tensor(self.volumes.spacing_mm[c]), "case": self.volumes.case_ids[c], "index": d}
+        return {
+            "image": torch.as_tensor(sample["image"]).float()[:, None],
+            "label": torch.as_tensor(sample["label"])[0].round().long(),
+            "spacing": torch.tensor(self.volumes.spacing_mm[c]),
+            "case": self.volumes.case_ids[c],
+            "index": d,
+        }
 
 
 class AllGroups(Dataset):
@@ -119,23 +135,13 @@ class AllGroups(Dataset):
 
     def __getitem__(self, item: int) -> dict:
         c, d = self.items[item]
-        return {"image": torch.from_numpy(group(self.volumes.images[c], d, self.neighbours, self.interval))[:, None],
-                "label": torch.from_numpy(self.volumes.labels[c][d].astype(np.int64)),
-                "spacing": torch.tensor(self.volumes.spacing_mm[c]), "case": self.volumes.case_ids[c], "index": d}
-
-
-@torch.no_grad()
-def predict_volume(model: torch.nn.Module, volume: np.ndarray, *, neighbours: int, interval: int,
-                   batch_size: int = 8) -> np.ndarray:
-    """Slide over every slice of ``volume`` (D, S, S) and return the predicted label map (D, S, S)."""
-    model.eval()
-    out = []
-    for start in range(0, len(volume), batch_size):
-        groups = np.stack([group(volume, d, neighbours, interval) for d in range(start, min(start + batch_size,
-                                                                                          len(volume)))])
-        logits = model(torch.from_numpy(groups)[:, :, None])[0]
-        out.append((logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1))
-    return torch.cat(out).numpy().astype(np.uint8)
+        return {
+            "image": torch.from_numpy(group(self.volumes.images[c], d, self.neighbours, self.interval))[:, None],
+            "label": torch.from_numpy(self.volumes.labels[c][d].astype(np.int64)),
+            "spacing": torch.tensor(self.volumes.spacing_mm[c]),
+            "case": self.volumes.case_ids[c],
+            "index": d,
+        }
 
 
 def to_original_grid(labels: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
@@ -145,13 +151,3 @@ def to_original_grid(labels: np.ndarray, shape: tuple[int, int, int]) -> np.ndar
     full = F.interpolate(torch.from_numpy(labels.astype(np.float32))[:, None], size=(side, side), mode="nearest")
     top, left = (side - height) // 2, (side - width) // 2
     return full[:, 0, top : top + height, left : left + width].numpy().astype(np.uint8)
-
-
-def dice_3d(pred: np.ndarray, true: np.ndarray, classes: tuple[int, ...] = (1, 2, 3)) -> dict[int, float]:
-    """Per-class Dice (%) over a whole volume (both empty: 100)."""
-    scores = {}
-    for k in classes:
-        p, t = pred == k, true == k
-        total = p.sum() + t.sum()
-        scores[k] = 100.0 if total == 0 else float(200.0 * (p & t).sum() / total)
-    return scores

@@ -1,4 +1,4 @@
-"""Linear probes on frozen encoder features (chapter "Where a foundation model comes from").
+"""Linear probes on frozen encoder features (chapter `foundation_model`).
 
 A linear probe asks how much of a task a frozen encoder has already solved: a single 1x1 convolution (logistic
 regression per token) is trained on the encoder's output grid to predict the tumour, and scored on held-out cases.
@@ -12,12 +12,13 @@ import torch.nn.functional as F
 from segment_anything.modeling import ImageEncoderViT
 from torch.utils.data import Dataset
 
-from sambook.models.fusion import MODALITIES
+from sambook.data.modalities import MODALITIES
 
 
 @torch.no_grad()
-def token_features(encoder: ImageEncoderViT, dataset: Dataset, modality: str,
-                   batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+def token_features(
+    encoder: ImageEncoderViT, dataset: Dataset, modality: str, batch_size: int = 32
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Frozen features (N, C, h, w) of one modality fed as a grey image, and tumour labels (N, h, w) on the token
     grid."""
     channel = MODALITIES.index(modality)
@@ -33,8 +34,14 @@ def token_features(encoder: ImageEncoderViT, dataset: Dataset, modality: str,
     return torch.cat(features), torch.cat(labels).float()
 
 
-def linear_probe(train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor], *,
-                 steps: int = 300, lr: float = 1e-2, seed: int = 0) -> float:
+def linear_probe(
+    train: tuple[torch.Tensor, torch.Tensor],
+    test: tuple[torch.Tensor, torch.Tensor],
+    *,
+    steps: int = 300,
+    lr: float = 1e-2,
+    seed: int = 0,
+) -> float:
     """Fit logistic regression per token on ``train`` (features standardised with the training statistics, full
     batch, Adam) and return the Dice (%) of its thresholded prediction over every test token."""
     x_train, y_train = train

@@ -1,4 +1,4 @@
-"""``python -m sambook bench``: training throughput and peak memory of the Table 1 models (chapter 4).
+"""``python -m sambook bench``: training throughput and peak memory of the Table 1 models (chapter `fusing_modalities`).
 
 Times ``--steps`` training steps (forward, loss, backward, AdamW) on random inputs after one warm-up step and
 prints images per second. Peak memory is ``torch.cuda.max_memory_allocated`` on a GPU; on a CPU it is the
@@ -8,24 +8,43 @@ CPU figures only with each other. GPU figures need a GPU: the command names the 
 
 from __future__ import annotations
 
-import argparse
 import resource
 import time
 
 import torch
 
-from sambook.losses import SegmentationLoss
-from sambook.models.fusion import build_model
+from sambook.build import build_model
 from sambook.train.loop import autocast_dtype
+from sambook.train.losses import SegmentationLoss
 
 
-def bench(model_name: str, *, backbone: str, batch: int, size: int, steps: int = 3, dtype: str = "auto",
-          adapter_blocks: int = 6, device: str | None = None) -> dict:
+def bench(
+    model_name: str,
+    *,
+    backbone: str,
+    batch: int,
+    size: int,
+    steps: int = 3,
+    dtype: str = "auto",
+    adapter_blocks: int = 6,
+    device: str | None = None,
+) -> dict:
     """Images per second and peak memory (MiB) of ``steps`` training steps."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(0)
-    model = build_model(model_name, backbone=backbone, image_size=size, checkpoint=None,
-                        adapter_blocks=adapter_blocks).to(device).train()
+    model = (
+        build_model(
+            {
+                "model": model_name,
+                "backbone": backbone,
+                "image_size": size,
+                "checkpoint": None,
+                "adapter_blocks": adapter_blocks,
+            }
+        )
+        .to(device)
+        .train()
+    )
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     loss_fn = SegmentationLoss()
     amp = autocast_dtype(device, dtype)
@@ -54,24 +73,14 @@ def bench(model_name: str, *, backbone: str, batch: int, size: int, steps: int =
         peak, kind = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "peak RSS of the process"
         name = f"CPU ({torch.get_num_threads()} threads)"
     seconds = time.perf_counter() - start
-    return {"model": model_name, "backbone": backbone, "batch": batch, "size": size, "device": name,
-            "images_per_s": batch * steps / seconds, "peak_mib": peak, "memory_kind": kind,
-            "dtype": str(amp or torch.float32).replace("torch.", "")}
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", choices=("sam", "early", "cmaa"), action="append")
-    parser.add_argument("--backbone", default="mini", choices=("mini", "vit_b", "vit_l", "vit_h"))
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--adapter-blocks", type=int, default=6)
-
-
-def main(args: argparse.Namespace) -> int:
-    for name in args.model or ("sam", "early", "cmaa"):
-        r = bench(name, backbone=args.backbone, batch=args.batch, size=args.size, steps=args.steps,
-                  adapter_blocks=args.adapter_blocks)
-        print(f"{r['model']:6s} {r['backbone']} batch {r['batch']} at {r['size']}² on {r['device']}, {r['dtype']}: "
-              f"{r['images_per_s']:.1f} images/s, peak {r['peak_mib']:.0f} MiB ({r['memory_kind']})")
-    return 0
+    return {
+        "model": model_name,
+        "backbone": backbone,
+        "batch": batch,
+        "size": size,
+        "device": name,
+        "images_per_s": batch * steps / seconds,
+        "peak_mib": peak,
+        "memory_kind": kind,
+        "dtype": str(amp or torch.float32).replace("torch.", ""),
+    }

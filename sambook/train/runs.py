@@ -1,0 +1,86 @@
+"""Runs: train a config into a run folder, and load a run back (chapters `fusing_modalities` and
+`aftersam_volumes`; the commands ``train`` and ``evaluate`` in :mod:`sambook.commands`).
+
+A run folder holds the resolved ``config.yaml``, the loop's ``state.pt``, ``metrics.csv``/``metrics.json`` and,
+for AFTer-SAM, ``volume_scores.json``. Table 1 configs train on the slice dataset of the active profile; AFTer-SAM
+configs (``model: aftersam``) on volumes through :mod:`sambook.train.volumes`, scored with per-class 3D Dice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+import yaml
+
+from sambook.atomic import atomic_path
+from sambook.build import build_model
+from sambook.datasets.slices import load_slice_splits
+from sambook.profiles import get_profile
+from sambook.train.config import TrainConfig, load_config
+from sambook.train.loop import STATE, evaluate, fit, load_model_state, seed_everything
+from sambook.train.volumes import load_volumes, score_run_volumes, split_cases, train_aftersam
+
+CONFIG = "config.yaml"
+
+
+def datasets(cfg: TrainConfig) -> dict:
+    """Train/test slice datasets for a resolved config (its image size and split)."""
+    profile = dataclasses.replace(get_profile(), image_size=cfg.image_size)
+    regions = "whole" if cfg.num_classes == 1 else "subregions"
+    return load_slice_splits(profile, split=cfg.split, regions=regions)
+
+
+def classes_of(cfg: TrainConfig) -> tuple[int, ...]:
+    """The label codes a config's Dice and HD95 are computed for."""
+    return (1,) if cfg.num_classes == 1 else tuple(range(1, cfg.num_classes))
+
+
+def train(cfg: TrainConfig, out: Path, *, resume: bool = False, progress: bool = True) -> list[dict]:
+    """Train one resolved config into ``out``; returns the history."""
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / CONFIG) as tmp:
+        tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    if cfg.model == "aftersam":
+        _, history, scores = train_aftersam(cfg, out, resume=resume, progress=progress)
+        print(
+            f"3D Dice on {len(scores['per_case'])} test volumes: "
+            + ", ".join(f"class {k} {v:.1f} %" for k, v in scores["mean_per_class"].items())
+            + f"; mean {scores['mean']:.1f} %"
+        )
+        return history
+    data = datasets(cfg)
+    seed_everything(cfg.seed)  # the model's fresh weights (and a random-init encoder) depend on it
+    return fit(
+        build_model(cfg, verbose=True),
+        data["train"],
+        data["test"],
+        out=out,
+        resume=resume,
+        classes=classes_of(cfg),
+        progress=progress,
+        **cfg.fit_arguments(),
+    )
+
+
+def load_run(run_dir: Path) -> tuple[TrainConfig, torch.nn.Module]:
+    """The config and trained model of a run folder (any model kind), its state loaded strictly."""
+    cfg = load_config(run_dir / CONFIG)
+    model = build_model(cfg)
+    state = torch.load(run_dir / STATE, map_location="cpu", weights_only=False)["model"]
+    if cfg.cache:  # trained through FromFeatures: keys carry its "model." prefix
+        state = {k.removeprefix("model."): v for k, v in state.items()}
+    load_model_state(model, state, run_dir / STATE)
+    return cfg, model
+
+
+def evaluate_run(run_dir: Path) -> dict:
+    """Scores of a run on its test split: Dice and HD95 per slice (Table 1 models) or 3D Dice (AFTer-SAM)."""
+    cfg, model = load_run(run_dir)
+    if cfg.model == "aftersam":
+        volumes = load_volumes(cfg)
+        _, test_cases = split_cases(len(volumes.case_ids), seed=cfg.seed)
+        return {"model": cfg.model, **score_run_volumes(model, volumes, test_cases, cfg)}
+    scores = evaluate(model, datasets(cfg)["test"], batch_size=cfg.batch_size, classes=classes_of(cfg))
+    return {"model": cfg.model, **scores}
