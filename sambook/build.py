@@ -1,8 +1,8 @@
 """One builder for every model of the book: ``build_model(config)`` (chapters `fusing_modalities`,
 `aftersam_volumes`, `foundation_model` and `training_runs`).
 
-A config is a YAML path, a dict of its keys, a :class:`~sambook.train.config.TrainConfig` or a
-:class:`~sambook.foundation.pretrain.PretrainConfig`. Its ``model`` key picks the kind in :data:`MODEL_KINDS`; the
+A config is a YAML path, a dict of its keys, a :class:`~sambook.config.TrainConfig` or a
+:class:`~sambook.config.PretrainConfig`. Its ``model`` key picks the kind in :data:`MODEL_KINDS`; the
 active profile fills in what the config leaves out. Training, evaluation, prediction, the estimator and the chapters
 all build through here, so the model an estimate describes is the model that trains (like ``sam_model_registry``
 in ``segment_anything/build_sam.py``, the registry keeps configuration out of the model files).
@@ -15,9 +15,9 @@ from pathlib import Path
 
 from torch import nn
 
+from sambook.config import PretrainConfig, TrainConfig, config_from_dict, pretrain_config_from_dict
 from sambook.config_io import read_yaml
 from sambook.profiles import Profile
-from sambook.train.config import TrainConfig, config_from_dict
 
 Config = str | Path | dict | TrainConfig
 
@@ -83,7 +83,7 @@ def _aftersam(cfg: TrainConfig, verbose: bool) -> nn.Module:
 
 
 def _pretrain(cfg, verbose: bool) -> nn.Module:
-    from sambook.foundation.model import PretrainSAM
+    from sambook.models.pretext_sam import PretrainSAM
 
     return PretrainSAM(cfg.image_size)
 
@@ -100,8 +100,6 @@ MODEL_KINDS: dict[str, Callable[..., nn.Module]] = {
 
 def resolve_config(config: Config, profile: Profile | None = None):
     """A config (path, dict or config object) as a resolved config object: the profile fills in what it leaves out."""
-    from sambook.foundation.pretrain import PretrainConfig, pretrain_config_from_dict
-
     if isinstance(config, (TrainConfig, PretrainConfig)):
         cfg, source = config, "config"
     else:

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from sambook.build import build_model as build_from_config
+from sambook.estimate.params import table3
 from sambook.models.adapter import CrossModalityAdapter
 from sambook.models.cmaa import CMAASAM
-from sambook.models.params import table3
 from sambook.models.sam_core import build_sam
 from sambook.models.sam_parts import trainable_parameters
 

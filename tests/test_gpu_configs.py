@@ -5,9 +5,9 @@ import torch
 import yaml
 from torch._subclasses.fake_tensor import FakeTensorMode
 
+from sambook.config import load_config
 from sambook.estimate.configs import GPU_CONFIGS, check, gpu_configs, load, setting
 from sambook.estimate.trace import build
-from sambook.train.config import load_config
 
 TABLE1 = {"sam_t1", "sam_t1ce", "sam_t2", "sam_flair", "early", "cmaa"}
 

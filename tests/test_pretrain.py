@@ -7,9 +7,11 @@ import json
 
 import pytest
 
+from sambook.config import load_pretrain_config as load_config
+from sambook.data.labels import PRETEXT_CLASSES
 from sambook.data.phantom import case_seed
-from sambook.foundation.pretext import PRETEXT_CLASSES, PRETRAIN_SEED
-from sambook.foundation.pretrain import load_config, pretrain
+from sambook.foundation.pretext import PRETRAIN_SEED
+from sambook.foundation.pretrain import pretrain
 from sambook.models.checkpoint import MINI_CHECKPOINT, load_into, sha256_of
 from sambook.models.sam_core import build_sam
 from sambook.profiles import PROFILES

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from sambook.train.config import TrainConfig, load_config
+from sambook.config import TrainConfig, load_config
 from sambook.train.loop import fit
 
 

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from sambook.build import build_model
+from sambook.config import TrainConfig
 from sambook.datasets.volumes import VolumeSet
-from sambook.train.config import TrainConfig
-from sambook.train.loop import fit, seed_everything
+from sambook.train.loop import fit, fit_arguments, seed_everything
 from sambook.train.volumes import load_volumes, split_cases, training_pair
 
 
@@ -34,7 +34,7 @@ def cache_speedup(cfg: TrainConfig, *, epochs: int, volumes: VolumeSet | None = 
         seed_everything(cfg.seed)
         trained, dataset = training_pair(run_cfg, build_model(run_cfg), volumes, train_cases)
         with tempfile.TemporaryDirectory() as out:
-            history = fit(trained, dataset, None, out=Path(out), progress=False, **run_cfg.fit_arguments())
+            history = fit(trained, dataset, None, out=Path(out), progress=False, **fit_arguments(run_cfg))
         runs["cached" if cached else "uncached"] = {
             "seconds": [row["seconds"] for row in history],
             "loss": [row["train_loss"] for row in history],

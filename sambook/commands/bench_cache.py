@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 from sambook.bench.cache import cache_speedup
+from sambook.config import load_config
 from sambook.profiles import get_profile
-from sambook.train.config import load_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sambook.models.params import format_table, table3
+from sambook.estimate.params import format_table, table3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

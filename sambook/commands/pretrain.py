@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sambook.foundation.pretrain import load_config, pretrain
+from sambook.config import load_pretrain_config as load_config
+from sambook.foundation.pretrain import pretrain
 from sambook.models.checkpoint import MINI_CHECKPOINT
 from sambook.paths import data_root
 

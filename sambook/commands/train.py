@@ -13,9 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from sambook.config import load_config
     from sambook.paths import data_root
     from sambook.profiles import get_profile
-    from sambook.train.config import load_config
     from sambook.train.runs import train
 
     profile = get_profile()

@@ -32,6 +32,8 @@ TO_INTERNAL: dict[str, dict[int, int]] = {
 
 #: tissue classes of the phantom's anatomy (used for pretraining, never tumour labels)
 TISSUE_NAMES = ("background", "CSF", "grey matter", "white matter")
+#: The mini SAM's pretext classes (chapter `foundation_model`): synthetic anomalies first, then the tissues.
+PRETEXT_CLASSES = ("anomaly", *TISSUE_NAMES)
 
 REGIONS: dict[str, tuple[int, ...]] = {"WT": (NCR, ED, ET), "TC": (NCR, ET), "ET": (ET,)}
 

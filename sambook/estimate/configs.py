@@ -30,7 +30,7 @@ def gpu_configs() -> list[Path]:
 
 
 def load(path: str | Path) -> dict:
-    """A GPU config as a dict (Table 1 files also load with :func:`sambook.train.config.load_config`)."""
+    """A GPU config as a dict (Table 1 files also load with :func:`sambook.config.load_config`)."""
     data = read_yaml(path)
     if "model" not in data:
         raise ConfigError(f"{path}: not a training config (no 'model' key)")

@@ -153,7 +153,7 @@ def model_names() -> tuple[str, ...]:
 
 
 def model_config(setting: Setting) -> dict:
-    """The training config (keys of :class:`~sambook.train.config.TrainConfig`) that ``setting`` traces."""
+    """The training config (keys of :class:`~sambook.config.TrainConfig`) that ``setting`` traces."""
     config = {
         "model": setting.model,
         "backbone": setting.backbone,

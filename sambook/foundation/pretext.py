@@ -6,27 +6,20 @@ cases are generated without tumours, from a seed range disjoint from the downstr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import SimpleITK as sitk
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from sambook.config import PretrainConfig
 from sambook.data.grids import arrays, to_t2_grid
-from sambook.data.labels import TISSUE_NAMES
 from sambook.data.loaders import load_case
 from sambook.data.modalities import brain_mask
 from sambook.data.phantom import generate
 from sambook.datasets.slices import normalise, resize_slice
 from sambook.foundation.augment import augment
 from sambook.paths import data_root
-
-if TYPE_CHECKING:
-    from sambook.foundation.pretrain import PretrainConfig
-
-PRETEXT_CLASSES = ("anomaly", *TISSUE_NAMES)
 
 #: Seed of the pretraining phantom. Downstream datasets use the profiles' seed (0): other case seeds, other ids.
 PRETRAIN_SEED = 1_000_003

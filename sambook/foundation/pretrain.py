@@ -21,50 +21,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from sambook.atomic import atomic_path
-from sambook.config_io import read_yaml
-from sambook.errors import ConfigError
-from sambook.foundation.model import PretrainSAM
+from sambook.config import PretrainConfig
 from sambook.foundation.pretext import PRETRAIN_SEED, TissueSlices, pretext_volumes
 from sambook.foundation.provenance import code_version
 from sambook.models.checkpoint import MINI_CHECKPOINT, sha256_of
+from sambook.models.pretext_sam import PretrainSAM
 from sambook.train.loop import fit, seed_everything
 from sambook.train.losses import SegmentationLoss
-
-
-@dataclass
-class PretrainConfig:
-    """A pretraining recipe; the defaults are the ``cpu`` recipe of ``configs/pretrain_cpu.yaml``."""
-
-    model: str = "pretrain"  # the kind :func:`sambook.build.build_model` builds
-
-    cases: int = 24  # tumour-free phantom cases
-    spacing_mm: float = 2.0
-    image_size: int = 128
-    slices_per_case: int = 60  # random slices drawn per case and epoch
-    epochs: int = 16
-    batch_size: int = 16
-    lr: float = 5e-4
-    anomaly_probability: float = 0.7  # share of slices that get synthetic anomalies (0: tissue classes only)
-    mix_probability: float = 0.5  # share of inputs that mix modalities (0: one modality per input)
-    seed: int = 0
-
-
-def pretrain_config_from_dict(data: dict, source: str = "config") -> PretrainConfig:
-    """A pretraining recipe from its keys; unknown keys are an error naming ``source``."""
-    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(PretrainConfig)})
-    if unknown:
-        raise ConfigError(f"{source}: unknown keys {unknown}")
-    return PretrainConfig(**data)
-
-
-def load_config(path: str | Path) -> PretrainConfig:
-    return pretrain_config_from_dict(read_yaml(path), str(path))
 
 
 def pretrain(cfg: PretrainConfig, out: Path, *, progress: bool = True) -> dict:

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from sambook.atomic import atomic_path
+from sambook.config import TrainConfig
 from sambook.errors import CheckpointError
 from sambook.evaluate.metrics import aggregate, score_batch
 from sambook.train import distributed
@@ -115,6 +116,23 @@ def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
+
+
+def fit_arguments(cfg: TrainConfig) -> dict:
+    """The keyword arguments of :func:`fit` that a resolved config sets, loss included."""
+    return {
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
+        "weight_decay": cfg.weight_decay,
+        "optimizer_name": cfg.optimizer,
+        "betas": cfg.betas,
+        "schedule": cfg.schedule,
+        "seed": cfg.seed,
+        "dtype": cfg.dtype,
+        "num_workers": cfg.num_workers,
+        "loss_fn": SegmentationLoss(cfg.lambda_dice, cfg.lambda_ce, cfg.lambda_iou),
+    }
 
 
 def load_model_state(model: nn.Module, state: dict[str, torch.Tensor], source: str | Path) -> None:

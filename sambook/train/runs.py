@@ -16,10 +16,10 @@ import yaml
 
 from sambook.atomic import atomic_path
 from sambook.build import build_model
+from sambook.config import TrainConfig, load_config
 from sambook.datasets.slices import load_slice_splits
 from sambook.profiles import get_profile
-from sambook.train.config import TrainConfig, load_config
-from sambook.train.loop import STATE, evaluate, fit, load_model_state, seed_everything
+from sambook.train.loop import STATE, evaluate, fit, fit_arguments, load_model_state, seed_everything
 from sambook.train.volumes import load_volumes, score_run_volumes, split_cases, train_aftersam
 
 CONFIG = "config.yaml"
@@ -60,7 +60,7 @@ def train(cfg: TrainConfig, out: Path, *, resume: bool = False, progress: bool =
         resume=resume,
         classes=classes_of(cfg),
         progress=progress,
-        **cfg.fit_arguments(),
+        **fit_arguments(cfg),
     )
 
 

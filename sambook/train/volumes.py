@@ -19,14 +19,14 @@ from torch.utils.data import Dataset
 
 from sambook.atomic import atomic_path
 from sambook.build import build_model
+from sambook.config import TrainConfig
 from sambook.datasets.segthor import load_segthor
 from sambook.datasets.volumes import GroupDataset, VolumeSet, build_volumes
 from sambook.evaluate.volumes import score_volumes
 from sambook.models.aftersam import AfterSAM
 from sambook.models.feature_cache import CachedGroups, FeatureCache, FromFeatures
 from sambook.profiles import get_profile
-from sambook.train.config import TrainConfig
-from sambook.train.loop import fit, seed_everything
+from sambook.train.loop import fit, fit_arguments, seed_everything
 
 SCORES = "volume_scores.json"
 
@@ -111,7 +111,7 @@ def train_aftersam(
     seed_everything(cfg.seed)  # fresh weights (LoRA, position embedding, decoder tokens) depend on it
     model = build_model(cfg, verbose=progress)
     trained, dataset = training_pair(cfg, model, volumes, train_cases)
-    history = fit(trained, dataset, None, out=out, resume=resume, progress=progress, **cfg.fit_arguments())
+    history = fit(trained, dataset, None, out=out, resume=resume, progress=progress, **fit_arguments(cfg))
     scores = score_run_volumes(model, volumes, test_cases, cfg, predictions)
     with atomic_path(out / SCORES) as tmp:
         tmp.write_text(json.dumps(scores, indent=1))

@@ -1,4 +1,5 @@
-"""Training configurations: small YAML files, one per paper experiment (``configs/``).
+"""Configurations: small YAML files, one per paper experiment (``configs/``), read into one dataclass per kind of
+run: :class:`TrainConfig` (every model that trains on a task) and :class:`PretrainConfig` (the book's mini SAM).
 
 Fields left out (or ``null``) take the active profile's value, so one file serves the ``ci``, ``cpu`` and ``gpu``
 profiles; ``configs/gpu/`` pins the papers' settings.
@@ -13,7 +14,6 @@ from pathlib import Path
 from sambook.config_io import read_yaml
 from sambook.errors import ConfigError
 from sambook.profiles import Profile, get_profile
-from sambook.train.losses import SegmentationLoss
 
 
 @dataclass
@@ -80,22 +80,6 @@ class TrainConfig:
         resolved.betas = tuple(resolved.betas)
         return resolved
 
-    def fit_arguments(self) -> dict:
-        """The keyword arguments of :func:`sambook.train.loop.fit` that a resolved config sets, loss included."""
-        return {
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "lr": self.lr,
-            "weight_decay": self.weight_decay,
-            "optimizer_name": self.optimizer,
-            "betas": self.betas,
-            "schedule": self.schedule,
-            "seed": self.seed,
-            "dtype": self.dtype,
-            "num_workers": self.num_workers,
-            "loss_fn": SegmentationLoss(self.lambda_dice, self.lambda_ce, self.lambda_iou),
-        }
-
     def to_dict(self) -> dict:
         """Plain YAML-safe values (tuples as lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
@@ -120,3 +104,34 @@ def config_from_dict(data: dict, source: str = "config") -> TrainConfig:
 def load_config(path: str | Path) -> TrainConfig:
     """Read a YAML config; unknown keys are an error that names them and the file."""
     return config_from_dict(read_yaml(path), str(path))
+
+
+@dataclass
+class PretrainConfig:
+    """A pretraining recipe; the defaults are the ``cpu`` recipe of ``configs/pretrain_cpu.yaml``."""
+
+    model: str = "pretrain"  # the kind :func:`sambook.build.build_model` builds
+
+    cases: int = 24  # tumour-free phantom cases
+    spacing_mm: float = 2.0
+    image_size: int = 128
+    slices_per_case: int = 60  # random slices drawn per case and epoch
+    epochs: int = 16
+    batch_size: int = 16
+    lr: float = 5e-4
+    anomaly_probability: float = 0.7  # share of slices that get synthetic anomalies (0: tissue classes only)
+    mix_probability: float = 0.5  # share of inputs that mix modalities (0: one modality per input)
+    seed: int = 0
+
+
+def pretrain_config_from_dict(data: dict, source: str = "config") -> PretrainConfig:
+    """A pretraining recipe from its keys; unknown keys are an error naming ``source``."""
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(PretrainConfig)})
+    if unknown:
+        raise ConfigError(f"{source}: unknown keys {unknown}")
+    return PretrainConfig(**data)
+
+
+def load_pretrain_config(path: str | Path) -> PretrainConfig:
+    """Read a pretraining recipe (``configs/pretrain_*.yaml``)."""
+    return pretrain_config_from_dict(read_yaml(path), str(path))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sambook.foundation.pretext import PRETEXT_CLASSES
+from sambook.data.labels import PRETEXT_CLASSES
 from sambook.models.prompt_free import PromptFreeDecoder
 from sambook.models.sam_core import build_sam
 from sambook.models.sam_parts import Prediction
