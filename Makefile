@@ -5,7 +5,7 @@ BOOK_PROFILE ?= cpu
 # jupyter-book through this Python (its console script may not be on PATH right after installing it).
 JUPYTER_BOOK = $(PYTHON) -c 'import sys; from jupyter_book.cli.main import main; sys.exit(main())'
 
-.PHONY: install data book test unit notebooks clean
+.PHONY: install data book test unit notebooks lint clean
 
 install:
 	$(PYTHON) -m pip install --quiet -r requirements.txt
@@ -17,6 +17,11 @@ data: install
 book: data
 	SAMBOOK_PROFILE=$(BOOK_PROFILE) $(JUPYTER_BOOK) build . --all --warningiserror --path-output .
 	@echo "Book written to _build/html/index.html (profile $(BOOK_PROFILE))"
+
+# ruff is pinned in requirements.txt; settings in pyproject.toml.
+lint: install
+	$(PYTHON) -m ruff check sambook tests
+	$(PYTHON) -m ruff format --check sambook tests
 
 unit:
 	SAMBOOK_PROFILE=ci $(PYTHON) -m pytest -q tests

@@ -1,4 +1,4 @@
-"""The one YAML reader of the library: configs (``configs/``), run folders and the GPU table."""
+"""The one YAML reader and writer of the library: configs (``configs/``) and run folders."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from sambook.atomic import atomic_path
 from sambook.errors import ConfigError
 
 
@@ -23,3 +24,9 @@ def read_yaml(path: str | Path) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys to values, got {type(data).__name__}")
     return data
+
+
+def write_yaml(path: str | Path, data: dict) -> None:
+    """Write ``data`` to ``path`` atomically, keys in their given order."""
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -12,11 +12,10 @@ import dataclasses
 from pathlib import Path
 
 import torch
-import yaml
 
-from sambook.atomic import atomic_path
 from sambook.build import build_model
 from sambook.config import TrainConfig, load_config
+from sambook.config_io import write_yaml
 from sambook.datasets.slices import load_slice_splits
 from sambook.profiles import get_profile
 from sambook.train.loop import STATE, evaluate, fit, fit_arguments, load_model_state, seed_everything
@@ -40,8 +39,7 @@ def classes_of(cfg: TrainConfig) -> tuple[int, ...]:
 def train(cfg: TrainConfig, out: Path, *, resume: bool = False, progress: bool = True) -> list[dict]:
     """Train one resolved config into ``out``; returns the history."""
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / CONFIG) as tmp:
-        tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    write_yaml(out / CONFIG, cfg.to_dict())
     if cfg.model == "aftersam":
         _, history, scores = train_aftersam(cfg, out, resume=resume, progress=progress)
         print(
