@@ -26,11 +26,11 @@ from pathlib import Path
 import torch
 
 from sambook.atomic import atomic_path
+from sambook.build import build_model
 from sambook.config import PretrainConfig
 from sambook.foundation.pretext import PRETRAIN_SEED, TissueSlices, pretext_volumes
 from sambook.foundation.provenance import code_version
 from sambook.models.checkpoint import MINI_CHECKPOINT, sha256_of
-from sambook.models.pretext_sam import PretrainSAM
 from sambook.train.loop import fit, seed_everything
 from sambook.train.losses import SegmentationLoss
 
@@ -40,7 +40,7 @@ def pretrain(cfg: PretrainConfig, out: Path, *, progress: bool = True) -> dict:
     start, version = time.perf_counter(), code_version()  # the code as it was when the run started
     images, tissues, case_ids = pretext_volumes(cfg)
     seed_everything(cfg.seed)
-    model = PretrainSAM(cfg.image_size)
+    model = build_model(cfg)
     dataset = TissueSlices(
         images,
         tissues,
