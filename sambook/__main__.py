@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "estimate": ("sambook.estimate.cli", "peak GPU memory and FLOPs of a step, traced on fake tensors"),
     "bench-cache": ("sambook.bench_cache", "AFTer-SAM epoch time with and without the frozen-feature cache"),
     "bench-attention": ("sambook.estimate.bench", "CPU time of SAM's encoder, stock vs lean attention"),
+    "score": ("sambook.commands.score", "BraTS legacy and lesion-wise scores (WT, TC, ET) of a folder of predictions"),
 }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nibabel
 import numpy as np
+from scipy import ndimage
 
 SHAPE = (32, 32, 32)
 
@@ -20,6 +21,16 @@ def box(*corner_and_size: tuple[int, int]) -> np.ndarray:
     mask = np.zeros(SHAPE, dtype=bool)
     mask[tuple(slice(start, start + size) for start, size in corner_and_size)] = True
     return mask
+
+
+def blobs(seed: int, shape: tuple[int, int, int] = (48, 48, 48)) -> tuple[np.ndarray, np.ndarray]:
+    """(prediction, ground truth) with many lesions of random shapes and sizes: a smoothed noise field above its 97th
+    percentile, the prediction from the same field plus weaker, finer smoothed noise."""
+    rng = np.random.default_rng(seed)
+    field = ndimage.gaussian_filter(rng.standard_normal(shape), 3.0)
+    noise = ndimage.gaussian_filter(rng.standard_normal(shape), 1.5)
+    threshold = np.quantile(field, 0.97)
+    return field + 0.3 * noise * field.std() / noise.std() > threshold, field > threshold
 
 
 def cases() -> dict[str, tuple[np.ndarray, np.ndarray, tuple[float, float, float]]]:
@@ -50,6 +61,9 @@ def cases() -> dict[str, tuple[np.ndarray, np.ndarray, tuple[float, float, float
         "anisotropic_shift": (box((9, 6), (8, 6), (8, 6)), cube, (2.5, 1.0, 0.8)),
         # a 27-voxel lesion of 27 * 2.5 mm3 = 67.5 mm3 > 50 mm3: kept because the floor is a volume
         "anisotropic_floor": (cube, cube | box((26, 3), (26, 3), (26, 3)), (2.5, 1.0, 1.0)),
+        # ~30 components merging into ~20 lesions, half of them below the floor, ~10 false positives
+        "random_blobs": (*blobs(0), iso),
+        "random_blobs_anisotropic": (*blobs(1), (1.0, 1.2, 2.0)),
     }
 
 

@@ -20,8 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from brats_cases import cases, write_label  # noqa: E402
+from brats_cases import cases, write_label  # beside this script, so on sys.path when it runs
 
 
 def _number(value: float) -> float | str:
@@ -33,9 +32,15 @@ def official(script_dir: Path, pred: Path, gt: Path) -> dict:
     import metrics  # the BraTS 2023 script
 
     row = metrics.get_LesionWiseResults(str(pred), str(gt), "BraTS-GLI").set_index("Labels").loc["WT"]
-    return {"legacy_dice": float(row["Legacy_Dice"]), "legacy_hd95": float(row["Legacy_HD95"]),
-            "lesion_dice": float(row["LesionWise_Score_Dice"]), "lesion_hd95": float(row["LesionWise_Score_HD95"]),
-            "tp": int(row["Num_TP"]), "fp": int(row["Num_FP"]), "fn": int(row["Num_FN"])}
+    return {
+        "legacy_dice": float(row["Legacy_Dice"]),
+        "legacy_hd95": float(row["Legacy_HD95"]),
+        "lesion_dice": float(row["LesionWise_Score_Dice"]),
+        "lesion_hd95": float(row["LesionWise_Score_HD95"]),
+        "tp": int(row["Num_TP"]),
+        "fp": int(row["Num_FP"]),
+        "fn": int(row["Num_FN"]),
+    }
 
 
 def panoptica(pred: Path, gt: Path) -> dict:
@@ -44,9 +49,15 @@ def panoptica(pred: Path, gt: Path) -> dict:
 
     evaluator = Panoptica_Evaluator.load_from_config(str(config_path("gli")))
     result = evaluator.evaluate(str(pred), str(gt))["wt"].to_dict()
-    return {"legacy_dice": result["global_bin_dsc"], "legacy_hd95": result["global_bin_hd95"],
-            "lesion_dice": result["sq_dsc"], "lesion_hd95": result["sq_hd95"],
-            "tp": result["tp"], "fp": result["fp"], "fn": result["fn"]}
+    return {
+        "legacy_dice": result["global_bin_dsc"],
+        "legacy_hd95": result["global_bin_hd95"],
+        "lesion_dice": result["sq_dsc"],
+        "lesion_hd95": result["sq_hd95"],
+        "tp": result["tp"],
+        "fp": result["fp"],
+        "fn": result["fn"],
+    }
 
 
 def main() -> None:
@@ -60,8 +71,11 @@ def main() -> None:
             pred_file, gt_file = Path(tmp, f"{name}_pred.nii.gz"), Path(tmp, f"{name}_gt.nii.gz")
             write_label(pred_file, pred, spacing)
             write_label(gt_file, true, spacing)
-            scores = official(args.script_dir, pred_file, gt_file) if args.implementation == "official" else \
-                panoptica(pred_file, gt_file)
+            scores = (
+                official(args.script_dir, pred_file, gt_file)
+                if args.implementation == "official"
+                else panoptica(pred_file, gt_file)
+            )
             out[name] = {k: _number(float(v)) for k, v in scores.items()}
     json.dump(out, sys.stdout, indent=1)  # after the block: stdout is back
 

@@ -55,9 +55,6 @@ from monai.metrics import compute_dice
 from monai.metrics.utils import get_edge_surface_distance
 from scipy import ndimage
 
-# MONAI 1.5+ warns about one of its own internal arguments on every HD95 call; nothing for a reader to act on.
-warnings.filterwarnings("ignore", message=".*always_return_as_numpy.*", category=FutureWarning)
-
 PENALTY_MM = 374.0
 DILATIONS = 3
 MIN_LESION_MM3 = 50.0
@@ -67,7 +64,7 @@ DILATION = ndimage.generate_binary_structure(3, 2)  # 18-neighbourhood, the BraT
 
 def dice(pred: np.ndarray, true: np.ndarray) -> float:
     """Dice of two boolean masks; 1 when both are empty (MONAI's ``ignore_empty=False``)."""
-    p, t = (torch.from_numpy(np.asarray(m, dtype=np.float32))[None, None] for m in (pred, true))
+    p, t = (torch.from_numpy(np.asarray(m, dtype=np.float64))[None, None] for m in (pred, true))
     return float(compute_dice(p, t, include_background=True, ignore_empty=False))
 
 
@@ -79,8 +76,11 @@ def hd95(pred: np.ndarray, true: np.ndarray, spacing: tuple[float, ...]) -> floa
     if not pred.any() or not true.any():
         return PENALTY_MM
     p, t = (torch.from_numpy(np.asarray(m, dtype=bool)) for m in (pred, true))
-    (edges_p, edges_t), (p_to_t, t_to_p), (areas_p, areas_t) = get_edge_surface_distance(
-        p, t, spacing=[float(s) for s in spacing], use_subvoxels=True, symmetric=True)
+    with warnings.catch_warnings():  # MONAI 1.5+ warns about one of its own internal arguments on every call
+        warnings.filterwarnings("ignore", message=".*always_return_as_numpy.*", category=FutureWarning)
+        (edges_p, edges_t), (p_to_t, t_to_p), (areas_p, areas_t) = get_edge_surface_distance(
+            p, t, spacing=[float(s) for s in spacing], use_subvoxels=True, symmetric=True
+        )
     return max(_area_percentile(p_to_t, areas_p[edges_p], 95), _area_percentile(t_to_p, areas_t[edges_t], 95))
 
 
@@ -124,8 +124,14 @@ def _neighbourhood(lesion: np.ndarray, box: tuple[slice, ...], dilations: int) -
     return out
 
 
-def lesionwise_scores(pred: np.ndarray, true: np.ndarray, spacing: tuple[float, ...], *, dilations: int = DILATIONS,
-                      min_volume_mm3: float = MIN_LESION_MM3) -> LesionwiseScore:
+def lesionwise_scores(
+    pred: np.ndarray,
+    true: np.ndarray,
+    spacing: tuple[float, ...],
+    *,
+    dilations: int = DILATIONS,
+    min_volume_mm3: float = MIN_LESION_MM3,
+) -> LesionwiseScore:
     """Lesion-wise scores of one region (steps 1-4 of the module docstring)."""
     pred, true = np.asarray(pred, dtype=bool), np.asarray(true, dtype=bool)
     voxel_mm3 = float(np.prod(spacing))
@@ -150,16 +156,23 @@ def lesionwise_scores(pred: np.ndarray, true: np.ndarray, spacing: tuple[float, 
     count = len(dices) + false_positives
     if count == 0:
         return LesionwiseScore(1.0, 0.0, 0, dropped, 0, 0)
-    return LesionwiseScore(dice=sum(dices) / count, hd95=(sum(distances) + PENALTY_MM * false_positives) / count,
-                           lesions=len(dices), dropped=dropped, detected=detected, false_positives=false_positives)
+    return LesionwiseScore(
+        dice=sum(dices) / count,
+        hd95=(sum(distances) + PENALTY_MM * false_positives) / count,
+        lesions=len(dices),
+        dropped=dropped,
+        detected=detected,
+        false_positives=false_positives,
+    )
 
 
 RULES = ("legacy", "lesionwise")
 SCORE_KEYS = ("legacy_dice", "legacy_hd95", "lesion_dice", "lesion_hd95")
 
 
-def score_regions(pred: dict[str, np.ndarray], true: dict[str, np.ndarray], spacing: tuple[float, ...],
-                  rules: tuple[str, ...] = RULES) -> dict[str, dict[str, float | None]]:
+def score_regions(
+    pred: dict[str, np.ndarray], true: dict[str, np.ndarray], spacing: tuple[float, ...], rules: tuple[str, ...] = RULES
+) -> dict[str, dict[str, float | None]]:
     """``{region: {"legacy_dice", "legacy_hd95", "lesion_dice", "lesion_hd95"}}`` for the regions of ``true``.
 
     Dice is a fraction 0-1, HD95 in mm; the scores of a rule not in ``rules`` are ``None``.
@@ -168,12 +181,12 @@ def score_regions(pred: dict[str, np.ndarray], true: dict[str, np.ndarray], spac
     if unknown:
         raise ValueError(f"unknown rules {sorted(unknown)} (expected some of {RULES})")
     out = {}
-    for name in true:
+    for name, mask in true.items():
         scores: dict[str, float | None] = dict.fromkeys(SCORE_KEYS)
         if "legacy" in rules:
-            scores["legacy_dice"], scores["legacy_hd95"] = legacy_scores(pred[name], true[name], spacing)
+            scores["legacy_dice"], scores["legacy_hd95"] = legacy_scores(pred[name], mask, spacing)
         if "lesionwise" in rules:
-            lesionwise = lesionwise_scores(pred[name], true[name], spacing)
+            lesionwise = lesionwise_scores(pred[name], mask, spacing)
             scores["lesion_dice"], scores["lesion_hd95"] = lesionwise.dice, lesionwise.hd95
         out[name] = scores
     return out
