@@ -61,6 +61,8 @@ def cases() -> dict[str, tuple[np.ndarray, np.ndarray, tuple[float, float, float
         "anisotropic_shift": (box((9, 6), (8, 6), (8, 6)), cube, (2.5, 1.0, 0.8)),
         # a 27-voxel lesion of 27 * 2.5 mm3 = 67.5 mm3 > 50 mm3: kept because the floor is a volume
         "anisotropic_floor": (cube, cube | box((26, 3), (26, 3), (26, 3)), (2.5, 1.0, 1.0)),
+        # boxes touching the volume's faces: surfaces at the border
+        "at_the_border": (box((0, 6), (0, 6), (26, 6)), box((1, 6), (0, 6), (26, 6)), iso),
         # ~30 components merging into ~20 lesions, half of them below the floor, ~10 false positives
         "random_blobs": (*blobs(0), iso),
         "random_blobs_anisotropic": (*blobs(1), (1.0, 1.2, 2.0)),
