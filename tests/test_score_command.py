@@ -22,11 +22,13 @@ def labels(*boxes: tuple[int, tuple[slice, slice, slice]]) -> np.ndarray:
     return out
 
 
-def write(path, array: np.ndarray, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0)) -> None:
+def write(path, array: np.ndarray, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=None) -> None:
     """Write a label map with SimpleITK (``spacing``, ``origin`` in x, y, z)."""
     image = sitk.GetImageFromArray(array)
     image.SetSpacing(spacing)
     image.SetOrigin(origin)
+    if direction is not None:
+        image.SetDirection(direction)
     sitk.WriteImage(image, str(path))
 
 
@@ -106,6 +108,8 @@ def test_every_error_is_named_and_the_other_cases_still_scored(folders, tmp_path
     write(pred / "spacing.nii.gz", TUMOUR, spacing=(1.0, 1.0, 2.0))
     write(gt / "origin.nii.gz", TUMOUR)
     write(pred / "origin.nii.gz", TUMOUR, origin=(0.0, 0.0, 5.0))
+    write(gt / "direction.nii.gz", TUMOUR)
+    write(pred / "direction.nii.gz", TUMOUR, direction=(-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0))
     write(gt / "shape.nii.gz", TUMOUR)
     write(pred / "shape.nii.gz", TUMOUR[:-1])
     write(gt / "label.nii.gz", TUMOUR)
@@ -126,6 +130,7 @@ def test_every_error_is_named_and_the_other_cases_still_scored(folders, tmp_path
         "only_pred": ["only_pred.nii.gz", "no ground truth"],
         "spacing": [str(pred / "spacing.nii.gz"), "spacing"],
         "origin": [str(pred / "origin.nii.gz"), "origin"],
+        "direction": [str(pred / "direction.nii.gz"), "direction (-1.0, 0.0"],
         "shape": [str(pred / "shape.nii.gz"), "size"],
         "label": [str(pred / "label.nii.gz"), "unknown label values [3]"],
         "twice": ["twice.nii.gz, twice_seg.nii.gz", "several files"],
@@ -161,3 +166,31 @@ def test_nibabel_files_and_axis_order(tmp_path):
     assert run(pred, gt, "--json", str(tmp_path / "n.json")) == 0
     wt = json.loads((tmp_path / "n.json").read_text())["cases"]["n"]["WT"]
     assert wt["legacy_hd95"] == pytest.approx(2.5) and wt["lesion_hd95"] == pytest.approx(2.5)
+
+
+def test_brats_dataset_folder_as_ground_truth(tmp_path):
+    """The phantom's BraTS 2021 layout (``<case>/<case>_seg.nii.gz`` beside the images) is read as it is."""
+    from sambook.data import phantom
+
+    case = phantom.make_case(11, spacing_mm=4.0)
+    gt = tmp_path / "dataset"
+    phantom.write_case(case, gt)
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    sitk.WriteImage(case.seg, str(pred / f"{case.case_id}.nii.gz"))
+    out = tmp_path / "scores.json"
+    assert run(pred, gt, "--json", str(out)) == 0
+    result = json.loads(out.read_text())
+    assert list(result["cases"]) == [case.case_id]
+    for region, scores in result["cases"][case.case_id].items():
+        assert scores == {"legacy_dice": 1.0, "legacy_hd95": 0.0, "lesion_dice": 1.0, "lesion_hd95": 0.0}, region
+    # enhancing (4) predicted as necrotic core (1): ET missed, WT and TC unchanged
+    seg = sitk.GetArrayFromImage(case.seg)
+    assert (seg == 4).any()
+    image = sitk.GetImageFromArray(np.where(seg == 4, 1, seg).astype(np.uint8))
+    image.CopyInformation(case.seg)
+    sitk.WriteImage(image, str(pred / f"{case.case_id}.nii.gz"))
+    assert run(pred, gt, "--json", str(out)) == 0
+    scores = json.loads(out.read_text())["cases"][case.case_id]
+    assert scores["WT"]["legacy_dice"] == scores["TC"]["legacy_dice"] == 1.0
+    assert scores["ET"] == {"legacy_dice": 0.0, "legacy_hd95": 374.0, "lesion_dice": 0.0, "lesion_hd95": 374.0}

@@ -1,9 +1,11 @@
 """``python -m sambook score PRED_DIR GT_DIR``: BraTS scores of a folder of NIfTI predictions against ground truths.
 
 Cases are matched by name: ``<case>.nii.gz``, ``<case>_seg.nii.gz`` and ``<case>-seg.nii.gz`` (``.nii`` too) all name
-case ``<case>``, on either side. Both sides hold label maps of one layout (``--labels``, default ``brats2021``), read
-as the BraTS regions WT, TC and ET (:mod:`sambook.evaluate.regions`), and scored under the rules of
-:mod:`sambook.evaluate.brats`: ``legacy`` (whole-volume Dice and HD95) and/or ``lesionwise`` (BraTS 2023).
+case ``<case>``, on either side, as do ``<case>/<case>_seg.nii.gz`` and ``<case>/<case>-seg.nii.gz`` in case folders
+(so a BraTS 2021 or 2023 dataset folder can be the ground truth as it is). Both sides hold label maps of one layout
+(``--labels``, default ``brats2021``), read as the BraTS regions WT, TC and ET (:mod:`sambook.evaluate.regions`),
+and scored under the rules of :mod:`sambook.evaluate.brats`: ``legacy`` (whole-volume Dice and HD95) and/or
+``lesionwise`` (BraTS 2023).
 
 The table is printed; ``--json FILE`` writes (atomically, replacing FILE) ::
 
@@ -14,7 +16,8 @@ Dice is a fraction 0-1, HD95 in mm; the two scores of a rule not requested are `
 over the scored cases (``null`` when none was). A case that cannot be scored (no prediction, no ground truth, two
 files for one case, an unreadable file, grids that differ in size, spacing, origin or direction, a label value the
 layout does not know) is reported with the file and the problem, and the others are still scored; the exit status
-is 0 only when every case was scored. Used in chapters `fusing_modalities` and `aftersam_volumes`.
+is 0 only when every case was scored (and 1 when there was none). Used in chapters `fusing_modalities` and
+`aftersam_volumes`.
 """
 
 from __future__ import annotations
@@ -56,17 +59,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def find_cases(folder: Path) -> tuple[dict[str, Path], dict[str, str]]:
-    """``({case: file}, {case: error})`` of the NIfTI files of ``folder``; two files of one case are an error."""
+    """``({case: file}, {case: error})`` of the NIfTI files of ``folder`` and of its case folders
+    (``<case>/<case>_seg.nii.gz`` or ``<case>/<case>-seg.nii.gz``, the BraTS layouts); two files of one case are an
+    error."""
     if not folder.is_dir():
         raise DataError(folder, "folder is missing")
     found: dict[str, list[Path]] = {}
     for path in sorted(folder.iterdir()):
-        match = CASE_NAME.match(path.name)
-        if match and path.is_file():
+        if path.is_dir():
+            for name in (f"{path.name}_seg", f"{path.name}-seg"):
+                for suffix in (".nii.gz", ".nii"):
+                    if (path / f"{name}{suffix}").is_file():
+                        found.setdefault(path.name, []).append(path / f"{name}{suffix}")
+        elif match := CASE_NAME.match(path.name):
             found.setdefault(match["case"], []).append(path)
     files = {case: paths[0] for case, paths in found.items() if len(paths) == 1}
     errors = {
-        case: f"{paths[0].parent}: several files for case {case}: {', '.join(p.name for p in paths)}"
+        case: f"{folder}: several files for case {case}: {', '.join(str(p.relative_to(folder)) for p in paths)}"
         for case, paths in found.items()
         if len(paths) > 1
     }

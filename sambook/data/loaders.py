@@ -71,7 +71,7 @@ def _same_grid(a: sitk.Image, b: sitk.Image) -> str | None:
     for name in ("Spacing", "Origin", "Direction"):
         va, vb = np.array(getattr(a, f"Get{name}")()), np.array(getattr(b, f"Get{name}")())
         if not np.allclose(va, vb, atol=GEOMETRY_TOLERANCE):
-            return f"{name.lower()} {tuple(np.round(va, 4))} != {tuple(np.round(vb, 4))}"
+            return f"{name.lower()} {tuple(np.round(va, 4).tolist())} != {tuple(np.round(vb, 4).tolist())}"
     return None
 
 
