@@ -202,6 +202,15 @@ def test_counts_of_random_blobs_are_consistent():
     assert (merged > 0).sum() == true.sum()
 
 
+@pytest.mark.parametrize("score", [brats.legacy_scores, brats.lesionwise_scores])
+def test_bad_inputs(score):
+    cube = CASES["identical"][0]
+    with pytest.raises(ValueError, match="one shape"):
+        score(cube, cube[:-1], (1.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="3D"):
+        score(cube[0], cube[0], (1.0, 1.0))
+
+
 def test_score_regions_omits_rules_not_asked_for():
     pred, true, spacing = CASES["shift_one"]
     regions = {"WT": true}

@@ -70,6 +70,16 @@ CONNECTIVITY = np.ones((3, 3, 3), dtype=bool)  # 26-connected components
 DILATION = ndimage.generate_binary_structure(3, 2)  # 18-neighbourhood, the BraTS 2023 script's element
 
 
+def _masks(pred: np.ndarray, true: np.ndarray, spacing: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Both masks as boolean arrays; ``ValueError`` unless they are 3D, of one shape, with a spacing per axis."""
+    pred, true = np.asarray(pred, dtype=bool), np.asarray(true, dtype=bool)
+    if pred.shape != true.shape or pred.ndim != 3 or len(spacing) != 3:
+        raise ValueError(
+            f"expected two 3D masks of one shape and 3 spacings, got {pred.shape}, {true.shape}, {spacing}"
+        )
+    return pred, true
+
+
 def _cropped(pred: np.ndarray, true: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Both masks as tensors, cut to their joint bounding box widened by one voxel (scores do not change: the rest
     is background on both sides; MONAI would crop the same way, after a full-volume pass)."""
@@ -90,7 +100,7 @@ def dice(pred: np.ndarray, true: np.ndarray) -> float:
 def hd95(pred: np.ndarray, true: np.ndarray, spacing: tuple[float, ...]) -> float:
     """HD95 in mm of two boolean masks, surface-area weighted (module docstring); 0 when both are empty,
     :data:`PENALTY_MM` when exactly one is."""
-    pred, true = np.asarray(pred, dtype=bool), np.asarray(true, dtype=bool)
+    pred, true = _masks(pred, true, spacing)
     if not pred.any() and not true.any():
         return 0.0
     if not pred.any() or not true.any():
@@ -114,6 +124,7 @@ def _area_percentile(distances: torch.Tensor, areas: torch.Tensor, percent: floa
 
 def legacy_scores(pred: np.ndarray, true: np.ndarray, spacing: tuple[float, ...]) -> tuple[float, float]:
     """Whole-volume (Dice, HD95 in mm) of one region under the legacy rules."""
+    pred, true = _masks(pred, true, spacing)
     return dice(pred, true), hd95(pred, true, spacing)
 
 
@@ -153,7 +164,7 @@ def lesionwise_scores(
     min_volume_mm3: float = MIN_LESION_MM3,
 ) -> LesionwiseScore:
     """Lesion-wise scores of one region (steps 1-4 of the module docstring)."""
-    pred, true = np.asarray(pred, dtype=bool), np.asarray(true, dtype=bool)
+    pred, true = _masks(pred, true, spacing)
     voxel_mm3 = float(np.prod(spacing))
     lesions, _ = ground_truth_lesions(true, dilations)
     components, n_components = ndimage.label(pred, CONNECTIVITY)
