@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="brats2021",
         help="label codes of both folders (default brats2021: 1 NCR, 2 ED, 4 ET)",
     )
-    parser.add_argument("--json", type=Path, default=None, help="write the scores to this JSON file")
+    parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the scores to this JSON file")
 
 
 def find_cases(folder: Path) -> tuple[dict[str, Path], dict[str, str]]:
