@@ -5,7 +5,7 @@ BOOK_PROFILE ?= cpu
 # jupyter-book through this Python (its console script may not be on PATH right after installing it).
 JUPYTER_BOOK = $(PYTHON) -c 'import sys; from jupyter_book.cli.main import main; sys.exit(main())'
 
-.PHONY: install data book test unit notebooks lint clean
+.PHONY: install data book test unit notebooks lint clean brats-reference
 
 install:
 	$(PYTHON) -m pip install --quiet -r requirements.txt
@@ -31,6 +31,15 @@ notebooks:
 
 test: install
 	SAMBOOK_PROFILE=ci $(PYTHON) -m pytest -q tests --nbmake book --nbmake-timeout=600
+
+# BraTS_evaluation pins numpy and pandas below the book's: it gets its own venv, and the cross-check of
+# tests/test_brats_scores.py runs against it live (skipped without it).
+BRATS_EVALUATION_VENV ?= .venv-brats-evaluation
+brats-reference:
+	$(PYTHON) -m venv $(BRATS_EVALUATION_VENV)
+	$(BRATS_EVALUATION_VENV)/bin/pip install --quiet BraTS-evaluation==0.0.10 panoptica==2.1.7 nibabel scipy
+	SAMBOOK_BRATS_EVALUATION_PYTHON=$(BRATS_EVALUATION_VENV)/bin/python SAMBOOK_PROFILE=ci \
+		$(PYTHON) -m pytest -q tests/test_brats_scores.py
 
 clean:
 	rm -rf _build data/phantom data/cache data/runs

@@ -12,7 +12,8 @@ code  region                                     BraTS 2021   BraTS 2023   MSD T
 3     enhancing tumour (ET)                      4            3            3
 ====  =========================================  ===========  ===========  ===============
 
-BraTS regions: whole tumour WT = {1, 2, 3}, tumour core TC = {1, 3}, enhancing tumour ET = {3}.
+BraTS regions (whole tumour WT = {1, 2, 3}, tumour core TC = {1, 3}, enhancing tumour ET = {3}) are in
+:mod:`sambook.evaluate.regions`. The convention ``internal`` reads files that hold the internal codes themselves.
 The phantom writes BraTS 2021 values to disk, as the real BraTS 2021 release does.
 """
 
@@ -28,14 +29,13 @@ TO_INTERNAL: dict[str, dict[int, int]] = {
     "brats2021": {0: BACKGROUND, 1: NCR, 2: ED, 4: ET},
     "brats2023": {0: BACKGROUND, 1: NCR, 2: ED, 3: ET},
     "msd": {0: BACKGROUND, 1: ED, 2: NCR, 3: ET},
+    "internal": {0: BACKGROUND, 1: NCR, 2: ED, 3: ET},
 }
 
 #: tissue classes of the phantom's anatomy (used for pretraining, never tumour labels)
 TISSUE_NAMES = ("background", "CSF", "grey matter", "white matter")
 #: The mini SAM's pretext classes (chapter `foundation_model`): synthetic anomalies first, then the tissues.
 PRETEXT_CLASSES = ("anomaly", *TISSUE_NAMES)
-
-REGIONS: dict[str, tuple[int, ...]] = {"WT": (NCR, ED, ET), "TC": (NCR, ET), "ET": (ET,)}
 
 
 def to_internal(labels: np.ndarray, convention: str) -> np.ndarray:
@@ -45,7 +45,7 @@ def to_internal(labels: np.ndarray, convention: str) -> np.ndarray:
     """
     table = TO_INTERNAL[convention]
     values = np.unique(labels)
-    unknown = sorted(int(v) for v in values if int(v) not in table or v != int(v))
+    unknown = sorted(v.item() for v in values if v != int(v) or int(v) not in table)
     if unknown:
         raise ValueError(f"unknown label values {unknown} for {convention} (expected {sorted(table)})")
     lookup = np.zeros(max(table) + 1, dtype=np.uint8)
@@ -59,8 +59,3 @@ def from_internal(labels: np.ndarray, convention: str) -> np.ndarray:
     inverse = {internal: disk for disk, internal in TO_INTERNAL[convention].items()}
     lookup = np.array([inverse[i] for i in range(len(inverse))], dtype=np.uint8)
     return lookup[labels.astype(np.int64)]
-
-
-def region(labels: np.ndarray, name: str) -> np.ndarray:
-    """Boolean mask of a BraTS region (``"WT"``, ``"TC"`` or ``"ET"``) of an internal label map."""
-    return np.isin(labels, REGIONS[name])

@@ -64,19 +64,19 @@ def read_image(path: Path) -> sitk.Image:
     return image
 
 
-def _same_grid(a: sitk.Image, b: sitk.Image) -> str | None:
+def same_grid(a: sitk.Image, b: sitk.Image) -> str | None:
     """None when ``a`` and ``b`` share size, spacing, origin and direction; else what differs."""
     if a.GetSize() != b.GetSize():
         return f"size {a.GetSize()} != {b.GetSize()}"
     for name in ("Spacing", "Origin", "Direction"):
         va, vb = np.array(getattr(a, f"Get{name}")()), np.array(getattr(b, f"Get{name}")())
         if not np.allclose(va, vb, atol=GEOMETRY_TOLERANCE):
-            return f"{name.lower()} {tuple(np.round(va, 4))} != {tuple(np.round(vb, 4))}"
+            return f"{name.lower()} {tuple(np.round(va, 4).tolist())} != {tuple(np.round(vb, 4).tolist())}"
     return None
 
 
 def _label(path: Path, image: sitk.Image, reference: sitk.Image, convention: str) -> sitk.Image:
-    mismatch = _same_grid(image, reference)
+    mismatch = same_grid(image, reference)
     if mismatch:
         raise DataError(path, f"label grid does not match its T2 image: {mismatch}")
     try:
