@@ -20,6 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import nbformat
+
 LABS = Path(__file__).resolve().parent
 ROOT = LABS.parent
 BUILD = ROOT / "_build" / "labs"
@@ -49,9 +51,18 @@ def assign(master: Path, build: Path = BUILD) -> dict[str, Path]:
                 shutil.rmtree(path)
             path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(Path(tmp, "student"), out["student"])
+        stable_ids(out["student"] / f"{lab}.ipynb")
         shutil.copyfile(zips[0], out["autograder"])
         shutil.copyfile(Path(tmp, "autograder", f"{lab}.ipynb"), out["solutions"])
     return out
+
+
+def stable_ids(notebook: Path) -> None:
+    """Number the cells (otter gives the cells it adds random ids), so that a rebuild changes nothing."""
+    nb = nbformat.read(notebook, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"{notebook.stem[:40]}-{i:03d}"
+    nbformat.write(nb, notebook)
 
 
 def publish(student: Path, lab: str) -> Path:

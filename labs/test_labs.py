@@ -38,7 +38,8 @@ from build import BUILD, PUBLISHED, ROOT, masters  # noqa: E402
 from grade import grade  # noqa: E402
 
 MASTERS = masters()
-NAMES = [m.stem for m in MASTERS]
+# LABS=name,name restricts the graded labs (while writing one); CI grades them all.
+NAMES = os.environ["LABS"].split(",") if os.environ.get("LABS") else [m.stem for m in MASTERS]
 MAX_SECONDS = 60
 CHECK = re.compile(r'grader\.check\("([^"]+)"\)')
 
@@ -144,7 +145,7 @@ def test_there_are_six_to_eight_labs():
     assert 6 <= len(MASTERS) <= 8, f"{len(MASTERS)} labs in {LABS}"
 
 
-@pytest.mark.parametrize("master", MASTERS, ids=NAMES)
+@pytest.mark.parametrize("master", MASTERS, ids=lambda p: p.stem)
 def test_master_opens_with_colab_cell_and_has_no_outputs(master: Path):
     repo_url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     nb = json.loads(master.read_text())
@@ -158,7 +159,7 @@ def test_master_opens_with_colab_cell_and_has_no_outputs(master: Path):
         assert not cell.get("outputs") and cell.get("execution_count") is None, f"{master.name}: outputs committed"
 
 
-@pytest.mark.parametrize("master", MASTERS, ids=NAMES)
+@pytest.mark.parametrize("master", MASTERS, ids=lambda p: p.stem)
 def test_questions_are_graded_by_public_and_hidden_tests(master: Path):
     found = questions(master)
     assert 3 <= len(found) <= 5, f"{master.name}: {len(found)} questions"
@@ -168,7 +169,7 @@ def test_questions_are_graded_by_public_and_hidden_tests(master: Path):
         assert any(hidden) and not all(hidden), f"{master.name}: {q['name']} needs public and hidden tests"
 
 
-@pytest.mark.parametrize("master", MASTERS, ids=NAMES)
+@pytest.mark.parametrize("master", MASTERS, ids=lambda p: p.stem)
 def test_questions_are_independent(master: Path):
     found = questions(master)
     defined = {q["name"]: defined_names(q["solution"][0]) for q in found}
@@ -184,7 +185,7 @@ def test_questions_are_independent(master: Path):
         assert not borrowed, f"{master.name}: the answer to {q['name']} uses {sorted(borrowed)} of another question"
 
 
-@pytest.mark.parametrize("master", MASTERS, ids=NAMES)
+@pytest.mark.parametrize("master", MASTERS, ids=lambda p: p.stem)
 def test_every_question_has_a_wrong_answer(master: Path):
     wrong = wrong_answers(master.stem)
     assert set(wrong) == {q["name"] for q in questions(master)}, f"{master.name}: wrong answers do not match"
