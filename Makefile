@@ -43,7 +43,7 @@ labs-env: install $(LABS_PYTHON)
 # Student notebooks (_build/labs/student/, copied to the committed labs/student/) and autograder zips
 # (_build/labs/autograder/) from the otter masters labs/*.ipynb.
 labs: labs-env
-	$(LABS_PYTHON) labs/build.py
+	$(LABS_PYTHON) labs/build_labs.py
 
 # Every solution scores 100 %, every student notebook runs and scores 0, every wrong answer is rejected.
 labs-check: labs
@@ -51,7 +51,7 @@ labs-check: labs
 
 # Grade a folder of submissions without Docker: make labs-grade LAB=lora_rank SUBMISSIONS=path/to/folder
 labs-grade: labs
-	$(LABS_PYTHON) labs/grade.py _build/labs/autograder/$(LAB).zip $(SUBMISSIONS) --out $(SUBMISSIONS)/scores.csv
+	$(LABS_PYTHON) labs/grade_labs.py _build/labs/autograder/$(LAB).zip $(SUBMISSIONS) --out $(SUBMISSIONS)/scores.csv
 
 clean:
 	rm -rf _build data/phantom data/cache data/runs

@@ -2,9 +2,10 @@
 
 For every lab, graded by otter-grader without Docker from the autograder zip that ``make labs`` built:
 
-* the solution notebook scores full marks on every question and runs in at most 60 s;
-* the student notebook executes top to bottom without an error (graded in otter's debug mode, where an error in a
-  cell fails the grading) and scores 0 on every question;
+* the solution notebook scores full marks on every question, graded in otter's debug mode (a cell that raises fails
+  the grading), in at most 60 s;
+* the committed student notebook (``labs/student/<lab>/``, what Colab opens) executes top to bottom from its folder
+  without an error, its ``grader.check`` cells running the public tests, and scores 0 on every question;
 * the master's plausible wrong answers (``labs/wrong_answers/<lab>.yaml``, one per question, each put in place of
   that question's solution) lose points on every question.
 
@@ -21,6 +22,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,8 +36,8 @@ import yaml
 
 LABS = Path(__file__).resolve().parent
 sys.path.insert(0, str(LABS))
-from build import BUILD, PUBLISHED, ROOT, masters  # noqa: E402
-from grade import grade  # noqa: E402
+from build_labs import BUILD, PUBLISHED, ROOT, masters  # noqa: E402
+from grade_labs import grade  # noqa: E402
 
 MASTERS = masters()
 # LABS=name,name restricts the graded labs (while writing one); CI grades them all.
@@ -108,9 +110,25 @@ def wrong_submission(solutions: Path, lab: str, out: Path) -> Path:
     return out
 
 
-def _timed_grade(submission: Path, autograder: Path, debug: bool) -> dict:
+def execute(notebook: Path) -> dict:
+    """Run a notebook top to bottom in its folder, as a student does; ``error`` names the first failing cell."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(notebook, as_version=4)
+    try:
+        NotebookClient(
+            nb, timeout=MAX_SECONDS, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
+        ).execute()
+    except CellExecutionError as error:
+        return {"error": f"{error.ename}: {error.evalue}"}
+    return {"error": ""}
+
+
+def _timed_grade(submission: Path, autograder: Path | None, debug: bool) -> dict:
+    """Grade ``submission`` (``autograder`` None: only execute it)."""
     start = time.perf_counter()
-    row = grade(submission, autograder, debug=debug)
+    row = execute(submission) if autograder is None else grade(submission, autograder, debug=debug)
     return {**row, "seconds": time.perf_counter() - start}
 
 
@@ -125,19 +143,23 @@ def graded() -> dict[tuple[str, str], dict]:
         folder = tmp / lab
         folder.mkdir()
         solution = folder / f"{lab}.ipynb"
-        solution.write_bytes((BUILD / "solutions" / f"{lab}.ipynb").read_bytes())
+        solution.write_bytes((BUILD / "solutions" / lab / f"{lab}.ipynb").read_bytes())
         student = folder / "student" / f"{lab}.ipynb"
-        student.parent.mkdir()
-        student.write_bytes((BUILD / "student" / lab / f"{lab}.ipynb").read_bytes())
+        shutil.copytree(PUBLISHED / lab, student.parent)  # the copy that Colab opens, with its public tests
         (folder / "wrong").mkdir()
         wrong = wrong_submission(solution, lab, folder / "wrong" / f"{lab}.ipynb")
-        jobs += [(lab, "solution", solution, autograder, True), (lab, "student", student, autograder, True),
-                 (lab, "wrong", wrong, autograder, False)]
+        jobs += [
+            (lab, "solution", solution, autograder, True),
+            (lab, "student", student, autograder, False),
+            (lab, "wrong", wrong, autograder, False),
+            (lab, "student-run", student, None, False),
+        ]
     with ProcessPoolExecutor(max_workers=int(os.environ.get("LABS_JOBS", "2"))) as pool:
         rows = pool.map(_timed_grade, [j[2] for j in jobs], [j[3] for j in jobs], [j[4] for j in jobs])
         results = {(lab, kind): row for (lab, kind, *_), row in zip(jobs, rows)}
     for (lab, kind), row in sorted(results.items()):
-        print(f"{lab:18s} {kind:8s} {row['total']:5.1f} / {row['max']:4.1f} in {row['seconds']:5.1f} s {row['error']}")
+        score = f"{row['total']:5.1f} / {row['max']:4.1f}" if "total" in row else "executed   "
+        print(f"{lab:18s} {kind:11s} {score} in {row['seconds']:5.1f} s {row['error']}")
     return results
 
 
@@ -179,7 +201,8 @@ def test_questions_are_independent(master: Path):
             arguments = {a.arg for a in function.args.args}
             assert arguments <= defined[q["name"]], (
                 f"{master.name}: a test of {q['name']} takes {sorted(arguments - defined[q['name']])}, "
-                "which its own answer cell does not define")
+                "which its own answer cell does not define"
+            )
         others = set().union(*(names for name, names in defined.items() if name != q["name"]))
         borrowed = used_names(q["solution"][0]) & others - defined[q["name"]]
         assert not borrowed, f"{master.name}: the answer to {q['name']} uses {sorted(borrowed)} of another question"
@@ -197,10 +220,11 @@ def test_committed_student_notebooks_are_up_to_date():
     """``make labs`` rewrote labs/student/; it must equal what is committed (else: run make labs, commit)."""
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
-    status = subprocess.run(["git", "status", "--porcelain", "--", str(PUBLISHED)], cwd=ROOT, capture_output=True,
-                            text=True, check=True).stdout
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--", str(PUBLISHED)], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     assert not status.strip(), f"labs/student/ differs from what make labs builds; commit it:\n{status}"
-    assert sorted(p.name for p in PUBLISHED.iterdir() if p.is_dir()) == NAMES
+    assert sorted(p.name for p in PUBLISHED.iterdir() if p.is_dir()) == [m.stem for m in MASTERS]
 
 
 @pytest.mark.parametrize("lab", NAMES)
@@ -215,8 +239,10 @@ def test_solution_scores_full_marks_within_the_time(graded, lab: str):
 
 @pytest.mark.parametrize("lab", NAMES)
 def test_student_notebook_runs_and_scores_zero(graded, lab: str):
+    run = graded[lab, "student-run"]
+    assert not run["error"], f"{lab}: the student notebook does not run top to bottom: {run['error']}"
     row = graded[lab, "student"]
-    assert not row["error"], f"{lab}: the student notebook does not run top to bottom: {row['error']}"
+    assert not row["error"], f"{lab}: grading the student notebook failed: {row['error']}"
     for name in (q["name"] for q in questions(LABS / f"{lab}.ipynb")):
         assert row[name] == 0, f"{lab}: the unanswered question {name} scores {row[name]}"
 
@@ -230,11 +256,13 @@ def test_wrong_answers_are_rejected(graded, lab: str):
         assert row[name] < full[name], f"{lab}: the wrong answer to {name} ({wrong[name]['mistake']}) keeps full marks"
 
 
-def test_debug_grading_reports_a_failing_cell(tmp_path: Path):
-    """The 'student notebook runs' check can fail: a cell that raises is reported as an error."""
+def test_a_failing_cell_is_reported(tmp_path: Path):
+    """The 'runs top to bottom' checks can fail: a cell that raises is an error, executed or debug-graded."""
     lab = NAMES[0]
-    nb = nbformat.read(BUILD / "student" / lab / f"{lab}.ipynb", as_version=4)
+    shutil.copytree(PUBLISHED / lab, tmp_path / lab)
+    broken = tmp_path / lab / f"{lab}.ipynb"
+    nb = nbformat.read(broken, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('a cell that fails')"))
-    broken = tmp_path / f"{lab}.ipynb"
     nbformat.write(nb, broken)
+    assert "RuntimeError" in execute(broken)["error"]
     assert grade(broken, BUILD / "autograder" / f"{lab}.zip", debug=True)["error"]

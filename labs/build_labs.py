@@ -5,8 +5,9 @@ For each master, ``otter assign`` writes
 * ``_build/labs/student/<lab>/``: the student notebook and its public tests (``tests/``), also copied to
   ``labs/student/<lab>/``, the committed copy that the book's Labs page opens in Colab;
 * ``_build/labs/autograder/<lab>.zip``: the autograder archive (public and hidden tests) that
-  ``labs/grade.py`` grades submissions with;
-* ``_build/labs/solutions/<lab>.ipynb``: the solution notebook (for ``labs/test_labs.py`` and the instructor).
+  ``labs/grade_labs.py`` grades submissions with;
+* ``_build/labs/solutions/<lab>/``: the solution notebook with every test, public and hidden, in ``tests/``
+  (for ``labs/test_labs.py`` and the instructor).
 
 Run with the Python of ``.venv-labs`` (the Makefile does), where otter-grader is installed.
 """
@@ -37,15 +38,22 @@ def assign(master: Path, build: Path = BUILD) -> dict[str, Path]:
     """Run ``otter assign`` on one master; return where its student folder, autograder zip and solutions are."""
     lab = master.stem
     with tempfile.TemporaryDirectory(prefix=f"otter-{lab}-") as tmp:
-        done = subprocess.run([sys.executable, "-m", "otter", "assign", "--no-run-tests", "--no-pdfs", str(master),
-                               tmp], capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "otter", "assign", "--no-run-tests", "--no-pdfs", str(master), tmp],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode:
             raise SystemExit(f"{master}: otter assign failed:\n{done.stdout}{done.stderr}")
         zips = list(Path(tmp, "autograder").glob("*.zip"))
         if len(zips) != 1:
             raise SystemExit(f"{master}: expected one autograder zip from otter assign, found {len(zips)}")
-        out = {"student": build / "student" / lab, "autograder": build / "autograder" / f"{lab}.zip",
-               "solutions": build / "solutions" / f"{lab}.ipynb"}
+        out = {
+            "student": build / "student" / lab,
+            "autograder": build / "autograder" / f"{lab}.zip",
+            "solutions": build / "solutions" / lab,
+        }
         for path in out.values():
             if path.is_dir():
                 shutil.rmtree(path)
@@ -53,7 +61,7 @@ def assign(master: Path, build: Path = BUILD) -> dict[str, Path]:
         shutil.copytree(Path(tmp, "student"), out["student"])
         stable_ids(out["student"] / f"{lab}.ipynb")
         shutil.copyfile(zips[0], out["autograder"])
-        shutil.copyfile(Path(tmp, "autograder", f"{lab}.ipynb"), out["solutions"])
+        shutil.copytree(Path(tmp, "autograder"), out["solutions"], ignore=shutil.ignore_patterns("*.zip"))
     return out
 
 
@@ -85,8 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     for master in chosen:
         out = assign(master)
         publish(out["student"], master.stem)
-        print(f"{master.stem:18s} student {out['student'].relative_to(ROOT)}/, autograder "
-              f"{out['autograder'].relative_to(ROOT)}")
+        print(
+            f"{master.stem:18s} student {out['student'].relative_to(ROOT)}/, autograder "
+            f"{out['autograder'].relative_to(ROOT)}"
+        )
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Grade a folder of submissions without Docker: ``python labs/grade.py AUTOGRADER.zip FOLDER --out scores.csv``.
+"""Grade a folder of submissions without Docker: ``python labs/grade_labs.py AUTOGRADER.zip FOLDER --out scores.csv``.
 
 Each ``*.ipynb`` in FOLDER is executed and scored by otter-grader's non-containerised runner
 (``otter.api.grade_submission``, what ``otter run`` does for one file) with the public and hidden tests of the
@@ -23,13 +23,18 @@ def grade(submission: str | Path, autograder: str | Path, *, debug: bool = False
 
     try:
         results = grade_submission(str(submission), str(autograder), quiet=True, debug=debug)
-    except Exception as error:  # debug mode raises what the submission raised
+    except Exception as error:  # noqa: BLE001 -- debug mode raises whatever a cell of the submission raised
         return {"total": 0.0, "max": 0.0, "percent": 0.0, "error": f"{type(error).__name__}: {error}"}
     scores = {name: float(results.get_score(name)) for name in results.test_files}
     total, possible = float(results.total), float(results.possible)
     error = results.catastrophic_error
-    return {**scores, "total": total, "max": possible, "percent": round(100 * total / possible, 2) if possible else 0.0,
-            "error": "" if error is None else f"{type(error).__name__}: {error}"}
+    return {
+        **scores,
+        "total": total,
+        "max": possible,
+        "percent": round(100 * total / possible, 2) if possible else 0.0,
+        "error": "" if error is None else f"{type(error).__name__}: {error}",
+    }
 
 
 def grade_folder(autograder: Path, folder: Path, jobs: int = 2) -> list[dict]:
