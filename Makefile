@@ -48,6 +48,7 @@ labs: labs-env
 # Every solution scores 100 %, every student notebook runs and scores 0, every wrong answer is rejected.
 labs-check: labs
 	SAMBOOK_PROFILE=ci $(LABS_PYTHON) -m pytest -q -p no:cacheprovider labs/test_labs.py
+	@echo "lab                kind        points        grading time (2 in parallel)" && cat _build/labs/check.txt
 
 # Grade a folder of submissions without Docker: make labs-grade LAB=lora_rank SUBMISSIONS=path/to/folder
 labs-grade: labs
