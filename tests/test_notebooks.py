@@ -62,6 +62,21 @@ def test_toc_lists_exactly_the_existing_chapters():
 
 def test_toc_parts_are_the_books_parts():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    allowed = ["Foundations", "Segment Anything", "Multimodal fusion", "Volumes", "Training runs"]
+    allowed = ["Foundations", "Segment Anything", "Multimodal fusion", "Volumes", "Training runs", "Labs"]
     captions = [part["caption"] for part in toc["parts"]]
     assert captions == [c for c in allowed if c in captions], f"unexpected parts or order: {captions}"
+
+
+def test_labs_page_opens_every_lab_in_colab_from_this_repository():
+    """book/labs.md links each lab's committed student notebook (labs/student/<lab>/) in Colab; masters stay out."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    repo = config["repository"]["url"].removeprefix("https://github.com/")
+    page = (ROOT / "book" / "labs.md").read_text()
+    labs = sorted(p.stem for p in (ROOT / "labs").glob("*.ipynb"))
+    assert labs, "labs/ holds no master notebook"
+    for lab in labs:
+        path = f"labs/student/{lab}/{lab}.ipynb"
+        assert (ROOT / path).is_file(), f"{path} is not committed (run make labs)"
+        url = f"https://colab.research.google.com/github/{repo}/blob/{config['repository']['branch']}/{path}"
+        assert url in page, f"book/labs.md does not open {lab} in Colab ({url})"
+    assert "labs" in config["exclude_patterns"], "_config.yml must keep labs/ (masters, hidden tests) out of the book"
