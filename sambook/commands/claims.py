@@ -1,0 +1,31 @@
+"""``python -m sambook claims --seeds 0 1 2``: train every claim of the ledger under the active profile and write
+``results/claims-<profile>.json`` with its provenance (:mod:`sambook.claims`, chapter `claims_ledger`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sambook.claims import CLAIMS, ledger_rows, results_file, run_claims, write_results
+from sambook.profiles import get_profile
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one run per variant and seed")
+    parser.add_argument("--claim", action="append", choices=[c.key for c in CLAIMS], help="only these claims")
+    parser.add_argument("--out", type=Path, help="results file (default: results/claims-<profile>.json)")
+    parser.add_argument("--runs", type=Path, help="keep the run folders here (default: a temporary folder)")
+
+
+def main(args: argparse.Namespace) -> int:
+    profile = get_profile()
+    out = args.out or results_file(profile.name)
+    if out.exists():
+        print(f"{out} exists: move it away or pass --out (results are never overwritten without being asked)")
+        return 1
+    results = run_claims(args.seeds, profile=profile, keys=args.claim, out=args.runs)
+    write_results(results, out)
+    for row in ledger_rows(results):
+        print(f"[{row['verdict']}] {row['paper']}: {row['claim']}\n    offline: {row['offline']}")
+    print(f"{out}: {results['seconds'] / 60:.1f} min, seeds {results['seeds']}, profile {results['profile']}")
+    return 0
