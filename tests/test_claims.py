@@ -1,0 +1,78 @@
+"""The claims ledger: verdicts from scores over seeds, runs of every variant and seed, rows for every claim."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sambook.claims import CLAIMS, Claim, Variant, ledger_rows, run_claim, verdict
+from sambook.profiles import PROFILES
+
+PAIR = Claim(key="pair", paper="p", claim="a > b", paper_figures="", order=("a", "b"))
+GROUPED = Claim(key="grouped", paper="p", claim="a > best of (b, c)", paper_figures="", order=("a", ("b", "c")))
+
+
+def test_verdict_holds_only_when_every_gap_exceeds_the_spread():
+    assert verdict(PAIR, {"a": [80.0, 82.0, 81.0], "b": [70.0, 71.0, 72.0]}) == "holds"
+    assert verdict(PAIR, {"a": [70.0, 71.0, 72.0], "b": [80.0, 82.0, 81.0]}) == "does not hold"
+    assert verdict(PAIR, {"a": [75.0, 80.0, 85.0], "b": [74.0, 79.0, 84.0]}) == "inconclusive"
+
+
+def test_verdict_compares_with_the_best_of_a_group():
+    scores = {"a": [80.0, 80.5, 81.0], "b": [60.0, 61.0, 62.0], "c": [85.0, 86.0, 87.0]}
+    assert verdict(GROUPED, scores) == "does not hold"  # c, not b, is the one to beat
+    scores["c"] = [70.0, 71.0, 72.0]
+    assert verdict(GROUPED, scores) == "holds"
+
+
+def test_run_claim_trains_every_variant_for_every_seed(tmp_path):
+    claim = Claim(
+        key="k",
+        paper="p",
+        claim="c",
+        paper_figures="",
+        order=("CMAA", "FLAIR"),
+        variants=(Variant("CMAA", "cmaa.yaml"), Variant("FLAIR", "sam_flair.yaml")),
+    )
+    calls = []
+
+    def fake_train(cfg, out, progress=False):  # a stand-in that writes what a run writes
+        calls.append((cfg.model, cfg.seed))
+        out.mkdir(parents=True)
+        (out / "test_scores.json").write_text(json.dumps({"dice": 50.0 + 10 * (cfg.model == "cmaa") + cfg.seed}))
+
+    result = run_claim(claim, [0, 1, 2], profile=PROFILES["ci"], out=tmp_path, train=fake_train)
+    assert sorted(calls) == sorted((m, s) for m in ("cmaa", "sam") for s in (0, 1, 2))
+    assert result.scores == {"CMAA": [60.0, 61.0, 62.0], "FLAIR": [50.0, 51.0, 52.0]}
+    assert result.verdict == "holds"
+
+
+def test_a_variant_the_code_cannot_build_is_named_not_faked(tmp_path):
+    claim = Claim(
+        key="k",
+        paper="p",
+        claim="c",
+        paper_figures="",
+        order=("x", "y"),
+        variants=(Variant("x", "aftersam.yaml", (("no_such_key", 1),)),),
+    )
+    result = run_claim(claim, [0], profile=PROFILES["ci"], out=tmp_path, train=lambda *a, **k: pytest.fail())
+    assert result.verdict == "not testable offline" and "not implemented" in result.why and not result.scores
+
+
+def test_every_claim_gets_a_row_and_unmeasured_ones_say_how_to_measure():
+    rows = ledger_rows(None)
+    assert len(rows) == len(CLAIMS)
+    by_claim = {c.key: r for c, r in zip(CLAIMS, rows)}
+    assert by_claim["cmaa_order"]["verdict"] == "—" and "python -m sambook claims" in by_claim["cmaa_order"]["offline"]
+    assert by_claim["glioma_and_thorax_data"]["verdict"] == "not testable offline"
+    assert by_claim["parameter_shares"]["verdict"] in ("holds", "does not hold")
+
+
+def test_the_papers_figures_are_quoted_as_printed():
+    figures = {c.key: c.paper_figures for c in CLAIMS}
+    assert "Early fusion 83.86, Our method 88.38" in figures["cmaa_order"]  # CMAA Table 1
+    assert "w.o. 92.75" in figures["no_prompt"] and "Text 92.21" in figures["no_prompt"]  # AFTer-SAM Table 3
+    assert "LoRA 92.44, Finetune 92.75" in figures["decoder_full_vs_lora"]  # AFTer-SAM Table 4
+    assert "SAM 91M / 3.64M / 4%, Our method 98M / 10.80M / 11%" in figures["parameter_shares"]  # CMAA Table 3
