@@ -3,7 +3,6 @@ script deduplication and the execution report."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -13,10 +12,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
-import book_config  # noqa: E402
-import execution_report  # noqa: E402
-import offline_assets  # noqa: E402
-import unique_scripts  # noqa: E402
+import book_config
+import execution_report
+import offline_assets
+import unique_scripts
 
 
 @pytest.fixture
@@ -53,8 +52,11 @@ def test_unrelated_files_keep_the_cache(project: Path):
 def test_cache_mode_sets_the_folder_force_mode_does_not(project: Path):
     base = {"execute": {"execute_notebooks": "force", "timeout": 10}, "sphinx": {"local_extensions": {"e": "tools"}}}
     cached = book_config.build_config(base, "ci", "cache", project)
-    assert cached["execute"] == {"execute_notebooks": "cache", "timeout": 10,
-                                 "cache": str(project / book_config.cache_folder("ci", project))}
+    assert cached["execute"] == {
+        "execute_notebooks": "cache",
+        "timeout": 10,
+        "cache": str(project / book_config.cache_folder("ci", project)),
+    }
     assert Path(cached["sphinx"]["local_extensions"]["e"]).is_absolute()
     forced = book_config.build_config(base, "ci", "force", project)
     assert forced["execute"] == {"execute_notebooks": "force", "timeout": 10}
@@ -77,8 +79,9 @@ def test_generated_config_of_the_book_keeps_everything_else(tmp_path: Path):
     out = tmp_path / "_config.ci.yml"
     assert book_config.main(["--profile", "ci", "--execute", "force", "--out", str(out)]) == 0
     written, base = yaml.safe_load(out.read_text()), yaml.safe_load((ROOT / "_config.yml").read_text())
-    assert {k: v for k, v in written.items() if k not in ("execute", "sphinx")} == \
-           {k: v for k, v in base.items() if k not in ("execute", "sphinx")}
+    assert {k: v for k, v in written.items() if k not in ("execute", "sphinx")} == {
+        k: v for k, v in base.items() if k not in ("execute", "sphinx")
+    }
     assert written["sphinx"]["config"] == base["sphinx"]["config"]
 
 
@@ -87,8 +90,12 @@ def test_remote_assets_finds_scripts_and_style_sheets_from_other_sites():
     <script src="../_static/c.js"></script><link rel="stylesheet" href="http://cdn.example/d.css">
     <link rel="canonical" href="https://example.org/page.html"><a href="https://colab.research.google.com/x">
     <link href="https://cdn.example/e.css" rel="stylesheet" />"""
-    assert offline_assets.remote_assets(html) == ["https://cdn.example/a.js", "//cdn.example/b.js",
-                                                  "http://cdn.example/d.css", "https://cdn.example/e.css"]
+    assert offline_assets.remote_assets(html) == [
+        "https://cdn.example/a.js",
+        "//cdn.example/b.js",
+        "http://cdn.example/d.css",
+        "https://cdn.example/e.css",
+    ]
 
 
 def test_the_books_scripts_are_configured_local():
@@ -100,20 +107,39 @@ def test_the_books_scripts_are_configured_local():
 def test_unique_scripts_keeps_the_first_of_each():
     from sphinx.builders.html._assets import _JavaScript
 
-    scripts = [_JavaScript("a.js"), _JavaScript(None, body="const X = 1"), _JavaScript("b.js"),
-               _JavaScript("", body="const X = 1"), _JavaScript("a.js"), _JavaScript("a.js", priority=200)]
+    scripts = [
+        _JavaScript("a.js"),
+        _JavaScript(None, body="const X = 1"),
+        _JavaScript("b.js"),
+        _JavaScript("", body="const X = 1"),
+        _JavaScript("a.js"),
+        _JavaScript("a.js", priority=200),
+    ]
     kept = unique_scripts.unique(scripts)
     assert [(s.filename, s.priority, s.attributes) for s in kept] == [
-        ("a.js", 500, {}), (None, 500, {"body": "const X = 1"}), ("b.js", 500, {}), ("a.js", 200, {})]
+        ("a.js", 500, {}),
+        (None, 500, {"body": "const X = 1"}),
+        ("b.js", 500, {}),
+        ("a.js", 200, {}),
+    ]
 
 
 def test_execution_report_tells_executed_cached_and_failed_chapters():
     start = 1000.0
-    lines = execution_report.format_report({
-        "book/b": {"runtime": 12.5, "mtime": 1001.0, "method": "cache", "succeeded": True},
-        "book/a": {"runtime": 30.0, "mtime": 10.0, "method": "cache", "succeeded": True},
-        "book/c": {"runtime": 2.0, "mtime": 1002.0, "method": "force", "succeeded": False, "error": "CellTimeoutError"},
-    }, start)
+    lines = execution_report.format_report(
+        {
+            "book/b": {"runtime": 12.5, "mtime": 1001.0, "method": "cache", "succeeded": True},
+            "book/a": {"runtime": 30.0, "mtime": 10.0, "method": "cache", "succeeded": True},
+            "book/c": {
+                "runtime": 2.0,
+                "mtime": 1002.0,
+                "method": "force",
+                "succeeded": False,
+                "error": "CellTimeoutError",
+            },
+        },
+        start,
+    )
     assert lines[1].startswith("book/a") and "from the cache" in lines[1] and "30.0" in lines[1]
     assert lines[2].startswith("book/b") and "executed (cache)" in lines[2]
     assert "FAILED (CellTimeoutError)" in lines[3]
@@ -127,16 +153,20 @@ def test_vendor_check_names_the_missing_files(tmp_path: Path):
         srcdir = str(tmp_path)
 
     class Config:
-        offline_assets_dir = "offline"
-        mathjax_path = "vendor/mathjax/tex-mml-svg.js"
-        nb_ipywidgets_js = {"vendor/requirejs/require.js": {}}
-        html_static_path: list[str] = []
+        def __init__(self):
+            self.offline_assets_dir = "offline"
+            self.mathjax_path = "vendor/mathjax/tex-mml-svg.js"
+            self.nb_ipywidgets_js = {"vendor/requirejs/require.js": {}}
+            self.html_static_path: list[str] = []
 
+    config = Config()
     with pytest.raises(ExtensionError, match="tex-mml-svg.js.*require.js.*make vendor"):
-        offline_assets._serve_vendor_folder(App(), Config())
-    for name in (Config.mathjax_path, *Config.nb_ipywidgets_js):
+        offline_assets._serve_vendor_folder(App(), config)
+    for name in (config.mathjax_path, *config.nb_ipywidgets_js):
         (tmp_path / "offline" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "offline" / name).write_text("//")
-    offline_assets._serve_vendor_folder(App(), Config())
-    assert Config.html_static_path == [str(tmp_path / "offline")]
-    shutil.rmtree(tmp_path / "offline")
+    offline_assets._serve_vendor_folder(App(), config)
+    assert config.html_static_path == [str(tmp_path / "offline")]
+    config.mathjax_path = "https://cdn.example/mathjax.js"
+    with pytest.raises(ExtensionError, match="another site"):
+        offline_assets._serve_vendor_folder(App(), config)

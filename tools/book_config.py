@@ -48,7 +48,9 @@ def build_config(base: dict, profile: str, execute: str, root: Path = ROOT) -> d
     config = dict(base)
     sphinx = dict(config.get("sphinx", {}))
     if "local_extensions" in sphinx:  # Jupyter Book resolves them beside the config file: make them absolute
-        sphinx["local_extensions"] = {name: str((root / path).resolve()) for name, path in sphinx["local_extensions"].items()}
+        sphinx["local_extensions"] = {
+            name: str((root / path).resolve()) for name, path in sphinx["local_extensions"].items()
+        }
         config["sphinx"] = sphinx
     execute_section = dict(config.get("execute", {}))
     execute_section["execute_notebooks"] = execute

@@ -25,7 +25,9 @@ def remote_assets(html: str) -> list[str]:
     found = []
     for match in _REMOTE.finditer(html):
         tag, url = match.group(1).lower(), match.group(2)
-        if tag == "link" and not re.search(r"\brel=[\"']?(stylesheet|preload|modulepreload)", match.group(0), re.I):
+        if tag == "link" and not re.search(
+            r"\brel=[\"']?(stylesheet|preload|modulepreload)", match.group(0), re.IGNORECASE
+        ):
             continue
         found.append(url)
     return found
@@ -36,16 +38,31 @@ def _local_files(config: Config) -> list[str]:
     return [config.mathjax_path, *config.nb_ipywidgets_js]
 
 
+def widget_assets_script(embed_path: str) -> str:
+    """Inline script pointing the widget manager at its own folder for the files it loads later (icon fonts);
+    by default it looks for them beside the page. ``embed_path`` is relative to ``_static``."""
+    folder = embed_path.rsplit("/", 1)[0] + "/"
+    return (
+        "window.__jupyter_widgets_assets_path__ = new URL("
+        f"(document.documentElement.dataset.content_root || '') + '_static/{folder}', document.baseURI).href;"
+    )
+
+
 def _serve_vendor_folder(app: Sphinx, config: Config) -> None:
     folder = (Path(app.srcdir) / config.offline_assets_dir).resolve()
     missing = [name for name in _local_files(config) if "//" not in name and not (folder / name).is_file()]
     remote = [name for name in _local_files(config) if "//" in name]
     if remote:
-        raise ExtensionError(f"_config.yml: scripts configured from another site: {remote}; serve them from "
-                             f"{config.offline_assets_dir} (make vendor)")
+        raise ExtensionError(
+            f"_config.yml: scripts configured from another site: {remote}; serve them from "
+            f"{config.offline_assets_dir} (make vendor)"
+        )
     if missing:
         raise ExtensionError(f"{folder}: missing {missing}; run `make vendor` to fetch them from the npm registry")
     config.html_static_path.append(str(folder))
+    for name in config.nb_ipywidgets_js:
+        if name.endswith("embed-amd.js"):
+            app.add_js_file(None, body=widget_assets_script(name), priority=200)
 
 
 def _check_written_pages(app: Sphinx, exception: Exception | None) -> None:

@@ -56,14 +56,20 @@ def browser():
         _unavailable("selenium is not installed (requirements-browser.txt; `make browser-deps`)")
     binary, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
     if not binary or not driver_path:
-        _unavailable("chromium and chromedriver are not installed (`make browser-deps`: Debian chromium, "
-                     "chromium-driver)")
+        _unavailable(
+            "chromium and chromedriver are not installed (`make browser-deps`: Debian chromium, chromium-driver)"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     f"--window-size={WIDTH},1000",
-                     # offline, as a reader without internet: no host name resolves
-                     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        f"--window-size={WIDTH},1000",
+        # offline, as a reader without internet: no host name resolves
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost",
+    ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
@@ -93,8 +99,9 @@ class Page:
         metrics = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
         size = metrics["cssContentSize"]
         clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], LONGEST_SCREENSHOT), "scale": 1}
-        shot = self.driver.execute_cdp_cmd("Page.captureScreenshot",
-                                           {"format": "png", "captureBeyondViewport": True, "clip": clip})
+        shot = self.driver.execute_cdp_cmd(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+        )
         out = SCREENSHOTS / f"{self.name.replace('/', '__')}.png"
         out.write_bytes(base64.b64decode(shot["data"]))
         return out
@@ -130,38 +137,50 @@ def page(request, browser) -> Page:
 
 
 def test_every_image_loads(page: Page):
-    broken = page.js("return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
-                     ".map(i => i.getAttribute('src'))")
+    broken = page.js(
+        "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
+        ".map(i => i.getAttribute('src'))"
+    )
     assert not broken, f"{page.name}: images that did not load: {broken}"
 
 
 def test_every_equation_is_typeset(page: Page):
-    math = page.js("const m = Array.from(document.querySelectorAll('main .math'));"
-                   "return [m.length, m.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent)];")
+    math = page.js(
+        "const m = Array.from(document.querySelectorAll('main .math'));"
+        "return [m.length, m.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent)];"
+    )
     assert not math[1], f"{page.name}: {len(math[1])} of {math[0]} equations not typeset by MathJax: {math[1][:3]}"
     # The page's visible prose (code cells excluded: code may hold TeX in strings) keeps no raw TeX.
-    text = page.js("const main = document.querySelector('main').cloneNode(true);"
-                   "main.querySelectorAll('pre, code, mjx-assistive-mml, script').forEach(e => e.remove());"
-                   "return main.textContent;")
+    text = page.js(
+        "const main = document.querySelector('main').cloneNode(true);"
+        "main.querySelectorAll('pre, code, mjx-assistive-mml, script').forEach(e => e.remove());"
+        "return main.textContent;"
+    )
     raw = [token for token in ("\\[", "\\(", "$$", "\\frac", "\\begin{") if token in text]
     assert not raw, f"{page.name}: raw TeX in the rendered text: {raw}"
 
 
 def test_no_error_output_except_cells_meant_to_raise(page: Page):
-    errors = page.js("return Array.from(document.querySelectorAll('div.cell:not(.tag_raises-exception) "
-                     ".output.traceback')).map(e => e.textContent.slice(0, 300));")
+    errors = page.js(
+        "return Array.from(document.querySelectorAll('div.cell:not(.tag_raises-exception) "
+        ".output.traceback')).map(e => e.textContent.slice(0, 300));"
+    )
     assert not errors, f"{page.name}: error outputs in cells not tagged raises-exception: {errors}"
 
 
 def test_nothing_printed_to_stderr(page: Page):
-    stderr = page.js("return Array.from(document.querySelectorAll('.output.stderr')).map(e => e.textContent.slice(0, 300));")
+    stderr = page.js(
+        "return Array.from(document.querySelectorAll('.output.stderr')).map(e => e.textContent.slice(0, 300));"
+    )
     assert not stderr, f"{page.name}: stderr shown to readers: {stderr}"
 
 
 def test_launch_buttons_point_at_this_pages_notebook(page: Page):
     notebook = ROOT / f"{page.name}.ipynb"
-    launches = page.js("return Array.from(document.querySelectorAll('a[href*=\"colab.research.google.com\"], "
-                       "a[href*=\"mybinder.org\"]')).map(a => a.href);")
+    launches = page.js(
+        'return Array.from(document.querySelectorAll(\'a[href*="colab.research.google.com"], '
+        'a[href*="mybinder.org"]\')).map(a => a.href);'
+    )
     if not notebook.is_file():
         assert not launches, f"{page.name}: launch buttons on a page that is not a notebook: {launches}"
         return
@@ -171,8 +190,10 @@ def test_launch_buttons_point_at_this_pages_notebook(page: Page):
 
 
 def test_internal_links_resolve(page: Page):
-    hrefs = page.js("return Array.from(document.querySelectorAll('a[href], link[href], script[src], img[src]'))"
-                    ".map(e => e.getAttribute('href') || e.getAttribute('src'));")
+    hrefs = page.js(
+        "return Array.from(document.querySelectorAll('a[href], link[href], script[src], img[src]'))"
+        ".map(e => e.getAttribute('href') || e.getAttribute('src'));"
+    )
     ids = set(page.js("return Array.from(document.querySelectorAll('[id]')).map(e => e.id);"))
     missing = []
     for href in hrefs:
@@ -190,8 +211,9 @@ def test_internal_links_resolve(page: Page):
 
 
 def test_nothing_loaded_from_another_site(page: Page):
-    remote = page.js("return performance.getEntriesByType('resource').map(r => r.name)"
-                     ".filter(n => !/^(file|data|blob):/.test(n));")
+    remote = page.js(
+        "return performance.getEntriesByType('resource').map(r => r.name).filter(n => !/^(file|data|blob):/.test(n));"
+    )
     assert not remote, f"{page.name}: resources requested from another site: {remote}"
 
 
@@ -201,14 +223,18 @@ def test_no_console_errors(page: Page):
 
 
 def test_code_stays_within_the_column(page: Page):
-    wide = page.js("return Array.from(document.querySelectorAll('main pre'))"
-                   ".filter(p => p.offsetParent !== null && p.scrollWidth > p.clientWidth + 1)"
-                   ".map(p => p.textContent.split('\\n')[0].slice(0, 80));")
+    wide = page.js(
+        "return Array.from(document.querySelectorAll('main pre'))"
+        ".filter(p => p.offsetParent !== null && p.scrollWidth > p.clientWidth + 1)"
+        ".map(p => p.textContent.split('\\n')[0].slice(0, 80));"
+    )
     assert not wide, f"{page.name}: code or output that scrolls sideways at {WIDTH} px: {wide}"
 
 
 def test_saved_widgets_render(page: Page):
-    views = page.js("return document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length;")
+    views = page.js(
+        "return document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length;"
+    )
     if not views:
         return
     rendered = page.js("return document.querySelectorAll('.jupyter-widgets').length;")
