@@ -26,7 +26,7 @@ data: install
 
 vendor: $(VENDOR_STAMP)
 
-$(VENDOR_STAMP):
+$(VENDOR_STAMP): tools/widgets-config.js
 	@command -v npm >/dev/null || { echo "make vendor: npm is needed (Debian: apt-get install -y npm)"; exit 1; }
 	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/packs $(VENDOR)/mathjax $(VENDOR)/html-manager $(VENDOR)/requirejs
 	cd $(VENDOR)/packs && npm pack --silent $(MATHJAX) $(HTML_MANAGER) $(REQUIREJS) >/dev/null
@@ -34,6 +34,7 @@ $(VENDOR_STAMP):
 	tar xzf $(VENDOR)/packs/jupyter-widgets-html-manager-*.tgz -C $(VENDOR)/html-manager --strip-components=2 \
 		--exclude='*.map' package/dist
 	tar xzf $(VENDOR)/packs/requirejs-*.tgz -C $(VENDOR)/requirejs --strip-components=1 package/require.js
+	cp tools/widgets-config.js $(VENDOR)/html-manager/widgets-config.js
 	rm -rf $(VENDOR)/packs && touch $@
 
 # The Sphinx environment is re-read in full (--all): with outputs from the cache this costs seconds, and no page

@@ -38,16 +38,6 @@ def _local_files(config: Config) -> list[str]:
     return [config.mathjax_path, *config.nb_ipywidgets_js]
 
 
-def widget_assets_script(embed_path: str) -> str:
-    """Inline script pointing the widget manager at its own folder for the files it loads later (icon fonts);
-    by default it looks for them beside the page. ``embed_path`` is relative to ``_static``."""
-    folder = embed_path.rsplit("/", 1)[0] + "/"
-    return (
-        "window.__jupyter_widgets_assets_path__ = new URL("
-        f"(document.documentElement.dataset.content_root || '') + '_static/{folder}', document.baseURI).href;"
-    )
-
-
 def _serve_vendor_folder(app: Sphinx, config: Config) -> None:
     folder = (Path(app.srcdir) / config.offline_assets_dir).resolve()
     missing = [name for name in _local_files(config) if "//" not in name and not (folder / name).is_file()]
@@ -60,9 +50,6 @@ def _serve_vendor_folder(app: Sphinx, config: Config) -> None:
     if missing:
         raise ExtensionError(f"{folder}: missing {missing}; run `make vendor` to fetch them from the npm registry")
     config.html_static_path.append(str(folder))
-    for name in config.nb_ipywidgets_js:
-        if name.endswith("embed-amd.js"):
-            app.add_js_file(None, body=widget_assets_script(name), priority=200)
 
 
 def _check_written_pages(app: Sphinx, exception: Exception | None) -> None:
