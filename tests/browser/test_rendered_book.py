@@ -8,7 +8,6 @@ One full-page screenshot per page is written to ``_build/screenshots/``.
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 from pathlib import Path
@@ -96,14 +95,14 @@ class Page:
         return self.driver.execute_script(script, *args)
 
     def screenshot(self) -> Path:
-        metrics = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
-        size = metrics["cssContentSize"]
-        clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], LONGEST_SCREENSHOT), "scale": 1}
-        shot = self.driver.execute_cdp_cmd(
-            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
-        )
+        """The whole page (cut at ``LONGEST_SCREENSHOT``): the window is made as tall as the page for the shot."""
+        height = min(self.js("return document.documentElement.scrollHeight;"), LONGEST_SCREENSHOT)
+        self.driver.set_window_size(WIDTH, height)
         out = SCREENSHOTS / f"{self.name.replace('/', '__')}.png"
-        out.write_bytes(base64.b64decode(shot["data"]))
+        try:
+            self.driver.save_screenshot(str(out))
+        finally:
+            self.driver.set_window_size(WIDTH, 1000)
         return out
 
 
