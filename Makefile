@@ -16,7 +16,7 @@ REQUIREJS = requirejs@2.3.7
 VENDOR = _build/offline/vendor
 VENDOR_STAMP = $(VENDOR)/.$(subst /,_,$(subst @,-,$(MATHJAX)_$(HTML_MANAGER)_$(REQUIREJS)))
 
-.PHONY: install data vendor book browser-deps browser-test test unit notebooks clean
+.PHONY: install data vendor book cell-times browser-deps browser-test test unit notebooks clean
 
 install:
 	$(PYTHON) -m pip install --quiet -r requirements.txt
@@ -44,6 +44,11 @@ book: data vendor
 	SAMBOOK_PROFILE=$(BOOK_PROFILE) $(JUPYTER_BOOK) build . --all --warningiserror --path-output . \
 		--config $(BOOK_CONFIG)
 	@echo "Book written to _build/html/index.html (profile $(BOOK_PROFILE))"
+
+# Every code cell's time against the per-cell timeout (the build records chapter times only); executes every
+# chapter once more, so at `cpu` it takes as long as a build.
+cell-times: data
+	SAMBOOK_PROFILE=$(BOOK_PROFILE) $(PYTHON) tools/cell_times.py book/*.ipynb
 
 # Headless Chromium for the browser test (Debian packages; skipped when both are installed).
 browser-deps:

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
 import book_config
+import cell_times
 import execution_report
 import offline_assets
 import unique_scripts
@@ -170,3 +171,28 @@ def test_vendor_check_names_the_missing_files(tmp_path: Path):
     config.mathjax_path = "https://cdn.example/mathjax.js"
     with pytest.raises(ExtensionError, match="another site"):
         offline_assets._serve_vendor_folder(App(), config)
+
+
+def _sleeping_notebook(path: Path, seconds: float) -> Path:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell(f"import time\ntime.sleep({seconds})"),
+    ]
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_cell_times_measures_each_cell(tmp_path: Path):
+    rows = cell_times.time_notebook(_sleeping_notebook(tmp_path / "n.ipynb", 0.3), timeout=60)
+    assert [(number, first) for number, first, _ in rows] == [(0, "x = 1"), (1, "import time")]
+    assert rows[1][2] >= 0.3 > rows[0][2]
+
+
+def test_cell_times_fails_when_the_margin_is_not_met(tmp_path: Path, capsys):
+    path = _sleeping_notebook(tmp_path / "n.ipynb", 0.2)
+    timeout = yaml.safe_load((ROOT / "_config.yml").read_text())["execute"]["timeout"]
+    assert cell_times.main([str(path), "--margin", str(timeout / 0.1)]) == 1
+    assert "slowest cell" in capsys.readouterr().out
