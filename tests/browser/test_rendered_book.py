@@ -228,6 +228,8 @@ def test_code_stays_within_the_column(page: Page):
         ".map(p => p.textContent.split('\\n')[0].slice(0, 80));"
     )
     assert not wide, f"{page.name}: code or output that scrolls sideways at {WIDTH} px: {wide}"
+    overflow = page.js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+    assert overflow <= 1, f"{page.name}: the page is {overflow} px wider than the window at {WIDTH} px"
 
 
 def test_saved_widgets_render(page: Page):
