@@ -2,14 +2,27 @@
 PYTHON ?= python
 # Profile of the rendered book (ci | cpu | gpu); `make test` always runs the tiny `ci` profile.
 BOOK_PROFILE ?= cpu
+# How chapters execute: `cache` locally (a chapter re-runs only when its code, the profile or the library changed;
+# tools/book_config.py), `force` in CI (CI=true: every chapter executed from scratch).
+BOOK_EXECUTE ?= $(if $(CI),force,cache)
+BOOK_CONFIG = _build/config/_config.$(BOOK_PROFILE).yml
 # jupyter-book through this Python (its console script may not be on PATH right after installing it).
 JUPYTER_BOOK = $(PYTHON) -c 'import sys; from jupyter_book.cli.main import main; sys.exit(main())'
+
+# Scripts the pages load, served from the book's own files (tools/offline_assets.py), fetched by `npm pack`.
+MATHJAX = mathjax@3.2.2
+HTML_MANAGER = @jupyter-widgets/html-manager@1.0.15
+REQUIREJS = requirejs@2.3.7
+VENDOR = _build/offline/vendor
+VENDOR_STAMP = $(VENDOR)/.$(subst /,_,$(subst @,-,$(MATHJAX)_$(HTML_MANAGER)_$(REQUIREJS)))
+
+.PHONY: install data vendor book cell-times browser-deps browser-test test unit notebooks lint clean brats-reference \
+	labs-env labs labs-check labs-grade
 
 # The labs' grader (otter-grader) lives in its own environment: it would downgrade a package of the book's.
 LABS_VENV = .venv-labs
 LABS_PYTHON = $(LABS_VENV)/bin/python
 
-.PHONY: install data book test unit notebooks lint clean brats-reference labs-env labs labs-check labs-grade
 
 install:
 	$(PYTHON) -m pip install --quiet -r requirements.txt
@@ -17,15 +30,46 @@ install:
 data: install
 	SAMBOOK_PROFILE=$(BOOK_PROFILE) $(PYTHON) -m sambook phantom
 
-# --all: Sphinx would otherwise keep pages executed under another profile (its environment ignores SAMBOOK_PROFILE).
-book: data
-	SAMBOOK_PROFILE=$(BOOK_PROFILE) $(JUPYTER_BOOK) build . --all --warningiserror --path-output .
+vendor: $(VENDOR_STAMP)
+
+$(VENDOR_STAMP): tools/widgets-config.js
+	@command -v npm >/dev/null || { echo "make vendor: npm is needed (Debian: apt-get install -y npm)"; exit 1; }
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/packs $(VENDOR)/mathjax $(VENDOR)/html-manager $(VENDOR)/requirejs
+	cd $(VENDOR)/packs && npm pack --silent $(MATHJAX) $(HTML_MANAGER) $(REQUIREJS) >/dev/null
+	tar xzf $(VENDOR)/packs/mathjax-*.tgz -C $(VENDOR)/mathjax --strip-components=2 package/es5
+	tar xzf $(VENDOR)/packs/jupyter-widgets-html-manager-*.tgz -C $(VENDOR)/html-manager --strip-components=2 \
+		--exclude='*.map' package/dist
+	tar xzf $(VENDOR)/packs/requirejs-*.tgz -C $(VENDOR)/requirejs --strip-components=1 package/require.js
+	cp tools/widgets-config.js $(VENDOR)/html-manager/widgets-config.js
+	rm -rf $(VENDOR)/packs && touch $@
+
+# The Sphinx environment is re-read in full (--all): with outputs from the cache this costs seconds, and no page
+# can keep what it showed under another profile.
+book: data vendor
+	$(PYTHON) tools/book_config.py --profile $(BOOK_PROFILE) --execute $(BOOK_EXECUTE) --out $(BOOK_CONFIG)
+	SAMBOOK_PROFILE=$(BOOK_PROFILE) $(JUPYTER_BOOK) build . --all --warningiserror --path-output . \
+		--config $(BOOK_CONFIG)
 	@echo "Book written to _build/html/index.html (profile $(BOOK_PROFILE))"
 
 # ruff is pinned in requirements.txt; settings in pyproject.toml.
 lint: install
 	$(PYTHON) -m ruff check sambook tests
 	$(PYTHON) -m ruff format --check sambook tests
+
+# Every code cell's time against the per-cell timeout (the build records chapter times only); executes every
+# chapter once more, so at `cpu` it takes as long as a build.
+cell-times: data
+	SAMBOOK_PROFILE=$(BOOK_PROFILE) $(PYTHON) tools/cell_times.py book/*.ipynb
+
+# Headless Chromium for the browser test (Debian packages; skipped when both are installed).
+browser-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update && apt-get install -y chromium chromium-driver; }
+	$(PYTHON) -m pip install --quiet -r requirements-browser.txt
+
+# Opens every page of the built book (_build/html) in headless Chromium; screenshots in _build/screenshots/.
+browser-test: browser-deps
+	SAMBOOK_BROWSER_TEST=required $(PYTHON) -m pytest -q -m browser tests/browser
 
 unit:
 	SAMBOOK_PROFILE=ci $(PYTHON) -m pytest -q tests

@@ -4,6 +4,7 @@ table of contents that lists exactly the chapters that exist."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,32 @@ def test_opens_with_colab_cell_for_this_repository(path: Path):
     first = "".join(_code_cells(path)[0]["source"])
     assert 'if "google.colab" in sys.modules:' in first, f"{path.name}: first code cell is not the Colab cell"
     assert f'REPO = "{repo_url}"' in first, f"{path.name}: Colab cell's REPO differs from _config.yml ({repo_url})"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_colab_cell_is_collapsed_under_a_note(path: Path):
+    cells = json.loads(path.read_text())["cells"]
+    index = next(i for i, c in enumerate(cells) if c["cell_type"] == "code")
+    tags = cells[index].get("metadata", {}).get("tags", [])
+    assert "hide-input" in tags, f"{path.name}: the Colab cell is not collapsed (cell tag hide-input)"
+    note = cells[index - 1] if index else None
+    assert note and note["cell_type"] == "markdown" and "Colab" in "".join(note["source"]), \
+        f"{path.name}: no one-line note about the collapsed Colab cell right above it"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_prose_names_chapters_not_numbers(path: Path):
+    """The table of contents is not numbered, so prose refers to chapters by title (a link), never by number."""
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] == "markdown":
+            found = re.findall(r"(?i)\bchapters?\s+\d", "".join(cell["source"]))
+            assert not found, f"{path.name}: chapter numbers in prose: {found}"
+
+
+@pytest.mark.parametrize("name", ["README.md", "book/intro.md", "data/README.md"])
+def test_documents_name_chapters_not_numbers(name: str):
+    found = re.findall(r"(?i)\bchapters?\s+\d", (ROOT / name).read_text())
+    assert not found, f"{name}: chapter numbers (the table of contents is not numbered): {found}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
