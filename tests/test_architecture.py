@@ -35,6 +35,7 @@ STAGES = [
     "foundation",
     "estimate",
     "bench",
+    "claims",
     "commands",
 ]
 BASE = {
