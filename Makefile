@@ -53,8 +53,8 @@ book: data vendor
 
 # ruff is pinned in requirements.txt; settings in pyproject.toml.
 lint: install
-	$(PYTHON) -m ruff check sambook tests
-	$(PYTHON) -m ruff format --check sambook tests
+	$(PYTHON) -m ruff check sambook tests tools
+	$(PYTHON) -m ruff format --check sambook tests tools
 
 # Every code cell's time against the per-cell timeout (the build records chapter times only); executes every
 # chapter once more, so at `cpu` it takes as long as a build.

@@ -12,11 +12,11 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
-import book_config
-import cell_times
-import execution_report
-import offline_assets
-import unique_scripts
+import book_config  # noqa: E402 (from tools/, put on the path above)
+import cell_times  # noqa: E402 (from tools/, put on the path above)
+import execution_report  # noqa: E402 (from tools/, put on the path above)
+import offline_assets  # noqa: E402 (from tools/, put on the path above)
+import unique_scripts  # noqa: E402 (from tools/, put on the path above)
 
 
 @pytest.fixture

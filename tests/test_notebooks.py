@@ -52,8 +52,9 @@ def test_colab_cell_is_collapsed_under_a_note(path: Path):
     tags = cells[index].get("metadata", {}).get("tags", [])
     assert "hide-input" in tags, f"{path.name}: the Colab cell is not collapsed (cell tag hide-input)"
     note = cells[index - 1] if index else None
-    assert note and note["cell_type"] == "markdown" and "Colab" in "".join(note["source"]), \
+    assert note and note["cell_type"] == "markdown" and "Colab" in "".join(note["source"]), (
         f"{path.name}: no one-line note about the collapsed Colab cell right above it"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
