@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     worst = max(slowest.values())
     print(
-        f"slowest cell {worst:.1f} s: timeout {timeout} s is {timeout / max(worst, 1e-9):.1f}x it (wanted >= {args.margin}x)"
+        f"slowest cell {worst:.1f} s: timeout {timeout} s is {timeout / max(worst, 1e-9):.1f}x it "
+        f"(wanted >= {args.margin}x)"
     )
     return 0 if worst * args.margin <= timeout else 1
 
