@@ -139,12 +139,14 @@ BETAS: Rule = (
     "a pair [beta1, beta2] of numbers in [0, 1)",
 )
 SCHEDULE: Rule = (
-    lambda v: v is None
-    or (
-        isinstance(v, dict)
-        and set(v) == {"final_epochs", "final_lr"}
-        and integer(0)[0](v["final_epochs"])
-        and number(0, strict=True)[0](v["final_lr"])
+    lambda v: (
+        v is None
+        or (
+            isinstance(v, dict)
+            and set(v) == {"final_epochs", "final_lr"}
+            and integer(0)[0](v["final_epochs"])
+            and number(0, strict=True)[0](v["final_lr"])
+        )
     ),
     "null (cosine) or {final_epochs: an integer >= 0, final_lr: a number > 0}",
 )
