@@ -144,11 +144,17 @@ def register_rigid(
 
     method.AddCommand(sitk.sitkIterationEvent, record)
     start = time.perf_counter()
+    # One thread: ITK sums the metric and its gradient over threads in no fixed order, so several threads give
+    # parameters that differ in their last bits from run to run (cases run in parallel instead: ``register --jobs``).
+    threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
     try:
         found = method.Execute(fixed, moving)
     except RuntimeError as error:
         reason = str(error).strip().splitlines()[-1]
         raise RegistrationError(case, modality, f"the metric failed ({reason})") from None
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
     result.seconds = time.perf_counter() - start
     result.stop_condition = method.GetOptimizerStopConditionDescription()
     result.transform = sitk.Euler3DTransform(sitk.CompositeTransform(found).GetNthTransform(0))
