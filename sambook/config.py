@@ -95,9 +95,11 @@ MODALITY_NAMES = ("t1", "t1ce", "t2", "flair")  # sambook.data.modalities.MODALI
 DATASETS = ("phantom", "segthor")  # AFTer-SAM's volumes (sambook.train.volumes.load_volumes)
 OPTIMIZERS = ("adamw", "adam")  # sambook.train.loop.make_optimizer
 SLICE_MODELS = ("sam", "early", "cmaa")  # CMAA Table 1, on the phantom's slices: whole tumour or its sub-regions
-#: Classes a model can be trained for: Table 1 models 1 (whole tumour) or 4 (background + NCR, ED, ET); AFTer-SAM
-#: one channel per label of its dataset (background included).
-NUM_CLASSES = {"slices": (1, 4), "phantom": (4,), "segthor": (5,)}
+#: Classes a Table 1 model can be trained for: 1 (whole tumour) or 4 (background + NCR, ED, ET).
+SLICE_CLASSES = (1, 4)
+#: Classes of AFTer-SAM's datasets, background included (checked when training starts: the estimator builds
+#: AFTer-SAM for any number of classes >= 2).
+DATASET_CLASSES = {"phantom": 4, "segthor": 5}
 
 #: A rule: (test of a value, what is allowed, in words).
 Rule = tuple[Callable[[object], bool], str]
@@ -217,16 +219,28 @@ def check_train_config(cfg: TrainConfig, source: str = "config") -> None:
         raise ConfigError(f"{source}: the feature cache is exact only without input augmentation; set elastic: false")
     if cfg.dataset == "segthor" and not cfg.data_dir:
         raise ConfigError(f"{source}: dataset segthor needs data_dir (the folder holding train/Patient_XX/)")
-    kind = "slices" if cfg.model in SLICE_MODELS else cfg.dataset if cfg.model == "aftersam" else None
-    if kind is not None and cfg.num_classes not in NUM_CLASSES[kind]:
-        what = f"model {cfg.model}" + (f" on dataset {cfg.dataset}" if cfg.model == "aftersam" else "")
+    if cfg.model in SLICE_MODELS and cfg.num_classes not in SLICE_CLASSES:
         raise ConfigError(
-            f"{source}: num_classes: {cfg.num_classes} is not allowed for {what}; expected "
-            + " or ".join(map(str, NUM_CLASSES[kind]))
+            f"{source}: num_classes: {cfg.num_classes} is not allowed for model {cfg.model}; expected 1 (whole tumour) "
+            "or 4 (background, necrotic core, oedema, enhancing)"
+        )
+    if cfg.model == "aftersam" and cfg.num_classes < 2:
+        raise ConfigError(
+            f"{source}: num_classes: {cfg.num_classes} is not allowed for model aftersam; expected at least 2 "
+            f"(background and the labels of the dataset: {DATASET_CLASSES[cfg.dataset]} for {cfg.dataset})"
         )
     if cfg.schedule is not None and cfg.epochs is not None and cfg.schedule["final_epochs"] > cfg.epochs:
         raise ConfigError(
             f"{source}: schedule: final_epochs {cfg.schedule['final_epochs']} is more than epochs ({cfg.epochs})"
+        )
+
+
+def check_dataset_classes(cfg: TrainConfig, source: str = "config") -> None:
+    """AFTer-SAM predicts one channel per label of its dataset (background included): checked before training."""
+    if cfg.model == "aftersam" and cfg.num_classes != DATASET_CLASSES[cfg.dataset]:
+        raise ConfigError(
+            f"{source}: num_classes: {cfg.num_classes} is not allowed for model aftersam on dataset {cfg.dataset}; "
+            f"expected {DATASET_CLASSES[cfg.dataset]} (background and its labels)"
         )
 
 

@@ -78,7 +78,7 @@ BAD_CONFIGS = [
     ("model: sam\nbackbone: vit_x\n", r"backbone: 'vit_x' is not allowed; expected one of vit_b, vit_l, vit_h, mini"),
     ("model: sam\nattention: flash\n", r"attention: 'flash' is not allowed; expected one of stock, lean"),
     ("model: sam\nmodality: pd\n", r"modality: 'pd' is not allowed; expected one of t1, t1ce, t2, flair"),
-    ("model: sam\nnum_classes: 2\n", r"num_classes: 2 is not allowed for model sam; expected 1 or 4"),
+    ("model: sam\nnum_classes: 2\n", r"num_classes: 2 is not allowed for model sam; expected 1 \(whole tumour\) or 4"),
     ("model: sam\nnum_classes: 0\n", r"num_classes: 0 is not allowed; expected an integer >= 1"),
     ("model: sam\nimage_size: 0\n", r"image_size: 0 is not allowed; expected an integer >= 16"),
     ("model: sam\nseed: -1\n", r"seed: -1 is not allowed; expected an integer >= 0"),
@@ -89,10 +89,9 @@ BAD_CONFIGS = [
     ("model: sam\ncheckpoint: ''\n", r"checkpoint: '' is not allowed"),
     ("model: aftersam\nneighbours: -2\nnum_classes: 4\n", r"neighbours: -2 is not allowed; expected an integer >= 0"),
     ("model: aftersam\ninterval: 0\nnum_classes: 4\n", r"interval: 0 is not allowed; expected an integer >= 1"),
-    ("model: aftersam\nnum_classes: 1\n", r"num_classes: 1 is not allowed for model aftersam on dataset phantom"),
+    ("model: aftersam\nnum_classes: 1\n", r"num_classes: 1 is not allowed for model aftersam; expected at least 2"),
     ("model: aftersam\ndataset: lidc\nnum_classes: 4\n", r"dataset: 'lidc' is not allowed; expected one of phantom"),
     ("model: aftersam\ndataset: segthor\nnum_classes: 5\n", r"dataset segthor needs data_dir"),
-    ("model: aftersam\ndataset: segthor\ndata_dir: x\nnum_classes: 4\n", r"num_classes: 4 is not allowed .* segthor"),
     ("model: aftersam\nnum_classes: 4\ncache: true\n", r"the feature cache is exact only without input augmentation"),
     ("model: aftersam\nnum_classes: 4\nfusion_blocks: -1\n", r"fusion_blocks: -1 is not allowed"),
     ("model: aftersam\nnum_classes: 4\nlora_rank: 0\n", r"lora_rank: 0 is not allowed"),
@@ -231,6 +230,9 @@ def test_a_failed_start_leaves_no_run_folder(tmp_path, monkeypatch):
     missing = dataclasses.replace(base, checkpoint=str(tmp_path / "nowhere.pth"))
     refused(CheckpointError, r"nowhere\.pth: checkpoint file is missing", runs.train, missing, tmp_path / "a")
     segthor = TrainConfig(model="aftersam", dataset="segthor", data_dir=str(tmp_path / "empty"), num_classes=5)
+    four = dataclasses.replace(segthor, num_classes=4).resolved(PROFILES["ci"])
+    refused(ConfigError, r"num_classes: 4 is not allowed for model aftersam on dataset segthor; expected 5", runs.train,
+            four, tmp_path / "d")  # fmt: skip
     (tmp_path / "empty").mkdir()
     refused(DataError, r"empty: no Patient_XX folders", runs.train, segthor.resolved(PROFILES["ci"]), tmp_path / "b")
 

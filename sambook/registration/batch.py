@@ -83,12 +83,16 @@ def register_case(
 
 
 def _safe(args: tuple) -> dict:
-    """Worker: one case; a project error becomes a failed report instead of stopping the batch."""
+    """Worker: one case; a project error (or an ITK or disk error) becomes a failed report instead of stopping the
+    batch, so the other cases are still registered."""
     root, case_id, out, layout, skip = args
     try:
         return register_case(root, case_id, out, layout=layout, skip=skip)
     except SambookError as error:
         return {"case": case_id, "error": str(error)}
+    except (RuntimeError, OSError) as error:  # ITK raises RuntimeError; a full disk OSError
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        return {"case": case_id, "error": f"case {case_id}: {type(error).__name__}: {reason}"}
 
 
 def register_dataset(

@@ -23,7 +23,7 @@ import yaml
 
 from sambook.atomic import atomic_path
 from sambook.build import build_model
-from sambook.config import TrainConfig, load_config
+from sambook.config import TrainConfig, check_dataset_classes, load_config
 from sambook.datasets.slices import load_slice_splits
 from sambook.errors import RunError
 from sambook.models.checkpoint import resolve_checkpoint
@@ -131,6 +131,7 @@ def train(
 ) -> list[dict]:
     """Train one resolved config into ``out``; returns the history (see the module docstring for what is refused)."""
     out = Path(out)
+    check_dataset_classes(cfg)
     changes = check_run_folder(cfg, out, resume=resume, overwrite=overwrite)
     fresh = overwrite or not holds_run(out)
     # Everything that can fail on a bad input, before the folder is touched: the checkpoint, the data, the model.
