@@ -98,7 +98,7 @@ SLICE_MODELS = ("sam", "early", "cmaa")  # CMAA Table 1, on the phantom's slices
 #: Classes a Table 1 model can be trained for: 1 (whole tumour) or 4 (background + NCR, ED, ET).
 SLICE_CLASSES = (1, 4)
 #: Classes of AFTer-SAM's datasets, background included (checked when training starts: the estimator builds
-#: AFTer-SAM for any number of classes >= 2).
+#: AFTer-SAM for any number of classes).
 DATASET_CLASSES = {"phantom": 4, "segthor": 5}
 
 #: A rule: (test of a value, what is allowed, in words).
@@ -223,11 +223,6 @@ def check_train_config(cfg: TrainConfig, source: str = "config") -> None:
         raise ConfigError(
             f"{source}: num_classes: {cfg.num_classes} is not allowed for model {cfg.model}; expected 1 (whole tumour) "
             "or 4 (background, necrotic core, oedema, enhancing)"
-        )
-    if cfg.model == "aftersam" and cfg.num_classes < 2:
-        raise ConfigError(
-            f"{source}: num_classes: {cfg.num_classes} is not allowed for model aftersam; expected at least 2 "
-            f"(background and the labels of the dataset: {DATASET_CLASSES[cfg.dataset]} for {cfg.dataset})"
         )
     if cfg.schedule is not None and cfg.epochs is not None and cfg.schedule["final_epochs"] > cfg.epochs:
         raise ConfigError(

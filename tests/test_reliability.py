@@ -89,7 +89,6 @@ BAD_CONFIGS = [
     ("model: sam\ncheckpoint: ''\n", r"checkpoint: '' is not allowed"),
     ("model: aftersam\nneighbours: -2\nnum_classes: 4\n", r"neighbours: -2 is not allowed; expected an integer >= 0"),
     ("model: aftersam\ninterval: 0\nnum_classes: 4\n", r"interval: 0 is not allowed; expected an integer >= 1"),
-    ("model: aftersam\nnum_classes: 1\n", r"num_classes: 1 is not allowed for model aftersam; expected at least 2"),
     ("model: aftersam\ndataset: lidc\nnum_classes: 4\n", r"dataset: 'lidc' is not allowed; expected one of phantom"),
     ("model: aftersam\ndataset: segthor\nnum_classes: 5\n", r"dataset segthor needs data_dir"),
     ("model: aftersam\nnum_classes: 4\ncache: true\n", r"the feature cache is exact only without input augmentation"),
@@ -233,6 +232,9 @@ def test_a_failed_start_leaves_no_run_folder(tmp_path, monkeypatch):
     four = dataclasses.replace(segthor, num_classes=4).resolved(PROFILES["ci"])
     refused(ConfigError, r"num_classes: 4 is not allowed for model aftersam on dataset segthor; expected 5", runs.train,
             four, tmp_path / "d")  # fmt: skip
+    binary = TrainConfig(model="aftersam", num_classes=1).resolved(PROFILES["ci"])  # the phantom has 4 labels
+    refused(ConfigError, r"num_classes: 1 is not allowed for model aftersam on dataset phantom; expected 4", runs.train,
+            binary, tmp_path / "e")  # fmt: skip
     (tmp_path / "empty").mkdir()
     refused(DataError, r"empty: no Patient_XX folders", runs.train, segthor.resolved(PROFILES["ci"]), tmp_path / "b")
 
