@@ -43,9 +43,16 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; a project error (:mod:`sambook.errors`) prints its message, not a traceback, and exits 2."""
+    from sambook.errors import SambookError
+
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
-    return int(args._main(args) or 0)
+    try:
+        return int(args._main(args) or 0)
+    except SambookError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

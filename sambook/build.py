@@ -17,6 +17,7 @@ from torch import nn
 
 from sambook.config import PretrainConfig, TrainConfig, config_from_dict, pretrain_config_from_dict
 from sambook.config_io import read_yaml
+from sambook.errors import ConfigError
 from sambook.profiles import Profile
 
 Config = str | Path | dict | TrainConfig
@@ -108,7 +109,7 @@ def resolve_config(config: Config, profile: Profile | None = None):
         is_pretrain = data.get("model") == "pretrain"
         cfg = (pretrain_config_from_dict if is_pretrain else config_from_dict)(data, source)
     if cfg.model not in MODEL_KINDS:
-        raise ValueError(f"{source}: unknown model {cfg.model!r}; choose one of {sorted(MODEL_KINDS)}")
+        raise ConfigError(f"{source}: model: unknown model {cfg.model!r}; choose one of {sorted(MODEL_KINDS)}")
     return cfg.resolved(profile) if isinstance(cfg, TrainConfig) else cfg
 
 

@@ -8,6 +8,8 @@ profiles; ``configs/gpu/`` pins the papers' settings.
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +80,7 @@ class TrainConfig:
         }
         resolved = dataclasses.replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
         resolved.betas = tuple(resolved.betas)
+        check_train_config(resolved)  # a config object made in code is checked like a file
         return resolved
 
     def to_dict(self) -> dict:
@@ -85,19 +88,170 @@ class TrainConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
 
+# Allowed values, kept here (a base module) and checked against their owners by tests/test_reliability.py:
+BACKBONES = ("vit_b", "vit_l", "vit_h", "mini")  # sambook.models.sam_core.SAM_CONFIGS
+ATTENTIONS = ("stock", "lean")  # sambook.models.lean_attention.ATTENTIONS
+MODALITY_NAMES = ("t1", "t1ce", "t2", "flair")  # sambook.data.modalities.MODALITIES
+DATASETS = ("phantom", "segthor")  # AFTer-SAM's volumes (sambook.train.volumes.load_volumes)
+OPTIMIZERS = ("adamw", "adam")  # sambook.train.loop.make_optimizer
+SLICE_MODELS = ("sam", "early", "cmaa")  # CMAA Table 1, on the phantom's slices: whole tumour or its sub-regions
+#: Classes a Table 1 model can be trained for: 1 (whole tumour) or 4 (background + NCR, ED, ET).
+SLICE_CLASSES = (1, 4)
+#: Classes of AFTer-SAM's datasets, background included (checked when training starts: the estimator builds
+#: AFTer-SAM for any number of classes).
+DATASET_CLASSES = {"phantom": 4, "segthor": 5}
+
+#: A rule: (test of a value, what is allowed, in words).
+Rule = tuple[Callable[[object], bool], str]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)) and math.isfinite(value)
+
+
+def integer(minimum: int) -> Rule:
+    return (lambda v: _is_int(v) and v >= minimum), f"an integer >= {minimum}"
+
+
+def number(minimum: float, *, strict: bool = False, maximum: float | None = None) -> Rule:
+    def test(v: object) -> bool:
+        return _is_number(v) and (v > minimum if strict else v >= minimum) and (maximum is None or v <= maximum)
+
+    low = f"{'>' if strict else '>='} {minimum}"
+    return test, f"a finite number {low}" + (f" and <= {maximum}" if maximum is not None else "")
+
+
+def choice(values: tuple) -> Rule:
+    return (lambda v: v in values and not isinstance(v, bool)), f"one of {', '.join(map(str, values))}"
+
+
+def optional(rule: Rule) -> Rule:
+    test, allowed = rule
+    return (lambda v: v is None or test(v)), f"{allowed}, or null (the profile's value)"
+
+
+BOOLEAN: Rule = (lambda v: isinstance(v, bool), "true or false")
+TEXT: Rule = (lambda v: isinstance(v, str) and v != "", "a non-empty string")
+BETAS: Rule = (
+    lambda v: isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_number(b) and 0 <= b < 1 for b in v),
+    "a pair [beta1, beta2] of numbers in [0, 1)",
+)
+SCHEDULE: Rule = (
+    lambda v: (
+        v is None
+        or (
+            isinstance(v, dict)
+            and set(v) == {"final_epochs", "final_lr"}
+            and integer(0)[0](v["final_epochs"])
+            and number(0, strict=True)[0](v["final_lr"])
+        )
+    ),
+    "null (cosine) or {final_epochs: an integer >= 0, final_lr: a number > 0}",
+)
+
+#: One rule per key of :class:`TrainConfig` (tests/test_reliability.py checks that none is left out).
+TRAIN_RULES: dict[str, Rule] = {
+    "model": TEXT,
+    "modality": choice(MODALITY_NAMES),
+    "backbone": optional(choice(BACKBONES)),
+    "checkpoint": ((lambda v: v is None or (isinstance(v, str) and v != "")), '"auto", a file path, or null'),
+    "image_size": optional(integer(16)),
+    "num_classes": integer(1),
+    "adapter_blocks": optional(integer(1)),
+    "adapter_zero_init": BOOLEAN,
+    "separate_encoders": BOOLEAN,
+    "batch_size": optional(integer(1)),
+    "epochs": optional(integer(1)),
+    "lr": optional(number(0, strict=True)),
+    "weight_decay": number(0),
+    "optimizer": choice(OPTIMIZERS),
+    "betas": BETAS,
+    "schedule": SCHEDULE,
+    "lambda_dice": number(0),
+    "lambda_ce": number(0),
+    "lambda_iou": number(0),
+    "split": choice(("patient", "slice")),
+    "dtype": choice(("auto", "fp32")),
+    "seed": optional(integer(0)),
+    "num_workers": integer(0),
+    "attention": choice(ATTENTIONS),
+    "checkpointing": BOOLEAN,
+    "dataset": choice(DATASETS),
+    "data_dir": optional(TEXT),
+    "neighbours": optional(integer(0)),
+    "interval": optional(integer(1)),
+    "fusion_blocks": optional(integer(0)),
+    "fusion_heads": optional(integer(1)),
+    "fresh": BOOLEAN,
+    "lora_rank": optional(integer(1)),
+    "decoder_lora": BOOLEAN,
+    "groups_per_volume": integer(1),
+    "elastic": BOOLEAN,
+    "cache": BOOLEAN,
+    "estimate": ((lambda v: v is None or isinstance(v, dict)), "a mapping or null (informational)"),
+}
+
+
+def check_values(data: dict, rules: dict[str, Rule], source: str) -> None:
+    """Raise one :class:`ConfigError` for the first key whose value breaks its rule, naming ``source``, the key,
+    the value and what is allowed."""
+    for key, value in data.items():
+        test, allowed = rules[key]
+        if not test(value):
+            hint = ""
+            if isinstance(value, str):
+                try:
+                    float(value)
+                    hint = " (YAML reads a number like 1e-4 as text: write 1.0e-4)"
+                except ValueError:
+                    pass
+            raise ConfigError(f"{source}: {key}: {value!r} is not allowed; expected {allowed}{hint}")
+
+
+def check_train_config(cfg: TrainConfig, source: str = "config") -> None:
+    """Every rule of :data:`TRAIN_RULES` and the rules between keys; raises :class:`ConfigError` naming ``source``."""
+    check_values(dataclasses.asdict(cfg), TRAIN_RULES, source)
+    if cfg.cache and cfg.elastic:
+        raise ConfigError(f"{source}: the feature cache is exact only without input augmentation; set elastic: false")
+    if cfg.dataset == "segthor" and not cfg.data_dir:
+        raise ConfigError(f"{source}: dataset segthor needs data_dir (the folder holding train/Patient_XX/)")
+    if cfg.model in SLICE_MODELS and cfg.num_classes not in SLICE_CLASSES:
+        raise ConfigError(
+            f"{source}: num_classes: {cfg.num_classes} is not allowed for model {cfg.model}; expected 1 (whole tumour) "
+            "or 4 (background, necrotic core, oedema, enhancing)"
+        )
+    if cfg.schedule is not None and cfg.epochs is not None and cfg.schedule["final_epochs"] > cfg.epochs:
+        raise ConfigError(
+            f"{source}: schedule: final_epochs {cfg.schedule['final_epochs']} is more than epochs ({cfg.epochs})"
+        )
+
+
+def check_dataset_classes(cfg: TrainConfig, source: str = "config") -> None:
+    """AFTer-SAM predicts one channel per label of its dataset (background included): checked before training."""
+    if cfg.model == "aftersam" and cfg.num_classes != DATASET_CLASSES[cfg.dataset]:
+        raise ConfigError(
+            f"{source}: num_classes: {cfg.num_classes} is not allowed for model aftersam on dataset {cfg.dataset}; "
+            f"expected {DATASET_CLASSES[cfg.dataset]} (background and its labels)"
+        )
+
+
 def config_from_dict(data: dict, source: str = "config") -> TrainConfig:
-    """A config from its keys; unknown keys and inconsistent settings are an error naming ``source``."""
+    """A config from its keys, validated (:func:`check_train_config`): unknown keys, wrong types, values out of range
+    and inconsistent settings are each an error naming ``source``, the key, the value and what is allowed."""
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{source}: unknown keys {unknown}; known keys: {sorted(known)}")
     if "model" not in data:
         raise ConfigError(f"{source}: no 'model' key (sam, early, cmaa or aftersam)")
+    check_values(data, TRAIN_RULES, source)  # before the dataclass turns a bad value into a deep error
     cfg = TrainConfig(**data)
-    if cfg.cache and cfg.elastic:
-        raise ConfigError(f"{source}: the feature cache is exact only without input augmentation; set elastic: false")
-    if cfg.dataset == "segthor" and not cfg.data_dir:
-        raise ConfigError(f"{source}: dataset segthor needs data_dir (the folder holding train/Patient_XX/)")
+    cfg.betas = tuple(cfg.betas)
+    check_train_config(cfg, source)
     return cfg
 
 
@@ -124,11 +278,27 @@ class PretrainConfig:
     seed: int = 0
 
 
+PRETRAIN_RULES: dict[str, Rule] = {
+    "model": choice(("pretrain",)),
+    "cases": integer(1),
+    "spacing_mm": number(0, strict=True),
+    "image_size": integer(16),
+    "slices_per_case": integer(1),
+    "epochs": integer(1),
+    "batch_size": integer(1),
+    "lr": number(0, strict=True),
+    "anomaly_probability": number(0, maximum=1),
+    "mix_probability": number(0, maximum=1),
+    "seed": integer(0),
+}
+
+
 def pretrain_config_from_dict(data: dict, source: str = "config") -> PretrainConfig:
-    """A pretraining recipe from its keys; unknown keys are an error naming ``source``."""
+    """A pretraining recipe from its keys; unknown keys and bad values are an error naming ``source`` and the key."""
     unknown = sorted(set(data) - {f.name for f in dataclasses.fields(PretrainConfig)})
     if unknown:
         raise ConfigError(f"{source}: unknown keys {unknown}")
+    check_values(data, PRETRAIN_RULES, source)
     return PretrainConfig(**data)
 
 

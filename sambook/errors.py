@@ -40,3 +40,15 @@ class CheckpointError(SambookError):
 
 class ConfigError(SambookError, ValueError):
     """A config file (or a run folder's config) has an unknown key, a wrong type or a value out of range."""
+
+
+class RunError(SambookError):
+    """A run folder is incomplete, unreadable, would be overwritten, or does not match what is asked of it.
+
+    ``RunError(path, problem)`` renders as ``"<path>: <problem>"``.
+    """
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")

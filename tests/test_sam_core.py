@@ -191,9 +191,15 @@ def test_resolve_checkpoint_without_files(monkeypatch, tmp_path):
     path, text = ckpt.resolve_checkpoint("vit_b")
     assert path is None and "random initialisation" in text
     (tmp_path / "ck").mkdir()
-    (tmp_path / "ck" / "sam_vit_b_01ec64.pth").write_bytes(b"")
+    cached = tmp_path / "ck" / "sam_vit_b_01ec64.pth"
+    cached.write_bytes(b"")  # a cached file is checked where it is used, not only when downloaded
+    with pytest.raises(CheckpointError, match=r"sam_vit_b_01ec64\.pth: 0 bytes, expected 375042383"):
+        ckpt.resolve_checkpoint("vit_b")
+    cached.write_bytes(b"weights")
+    published = ckpt.Official(ckpt.OFFICIAL["vit_b"].url, hashlib.sha256(b"weights").hexdigest(), 7)
+    monkeypatch.setitem(ckpt.OFFICIAL, "vit_b", published)
     path, text = ckpt.resolve_checkpoint("vit_b")
-    assert path == tmp_path / "ck" / "sam_vit_b_01ec64.pth" and "official" in text
+    assert path == cached and "official" in text
 
 
 def test_the_committed_mini_checkpoint_is_found_from_anywhere(monkeypatch, tmp_path):

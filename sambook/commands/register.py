@@ -7,6 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
+from sambook.atomic import write_text
 from sambook.data.loaders import LAYOUTS
 from sambook.registration.batch import REPORT, register_dataset, table
 
@@ -23,8 +24,7 @@ def main(args: argparse.Namespace) -> int:
     reports = register_dataset(args.data_dir, args.out, layout=args.layout, skip=args.skip, jobs=args.jobs)
     print("TRE after registration, median / p95 in mm (median before), per modality")
     print(table(reports))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / REPORT).write_text(json.dumps(reports, indent=1))
+    write_text(args.out / REPORT, json.dumps(reports, indent=1))
     failed = [r["case"] for r in reports if "error" in r]
     if failed:
         print(f"{len(failed)} case(s) failed: {', '.join(failed)}")

@@ -45,7 +45,7 @@ def to_internal(labels: np.ndarray, convention: str) -> np.ndarray:
     """
     table = TO_INTERNAL[convention]
     values = np.unique(labels)
-    unknown = sorted(v.item() for v in values if v != int(v) or int(v) not in table)
+    unknown = sorted(v.item() for v in values if v != int(v) or int(v) not in table)  # 1.5 is named as 1.5
     if unknown:
         raise ValueError(f"unknown label values {unknown} for {convention} (expected {sorted(table)})")
     lookup = np.zeros(max(table) + 1, dtype=np.uint8)

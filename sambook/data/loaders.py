@@ -44,18 +44,47 @@ class Case:
     gt_transforms: dict[str, sitk.Transform] | None = None  # phantom only: T2 point -> modality point
 
 
+GZIP_MAX_RATIO = 1032  # deflate cannot compress more than about 1032:1, so a .gz file holds at most this many bytes
+
+
+def check_size(path: Path, header) -> None:
+    """Refuse a file too small for the voxels its header claims, before any voxel is allocated: an uncompressed file
+    must hold them; a gzip file cannot inflate beyond :data:`GZIP_MAX_RATIO` times its size, and its trailer records
+    the inflated size (modulo 2**32)."""
+    shape = tuple(int(n) for n in header.get_data_shape())
+    needed = int(np.prod(shape, dtype=np.int64)) * header.get_data_dtype().itemsize + int(header.get_data_offset())
+    size = path.stat().st_size
+    if path.suffix == ".gz":
+        with open(path, "rb") as handle:
+            handle.seek(-4, 2)
+            inflated = int.from_bytes(handle.read(4), "little")
+        too_small = needed > size * GZIP_MAX_RATIO or (needed < 2**32 and inflated < needed)
+        have = f"{size} compressed bytes ({inflated} inflated)"
+    else:
+        too_small, have = size < needed, f"{size} bytes"
+    if too_small:
+        raise DataError(
+            path, f"unreadable or truncated image (its header claims {shape} voxels, {needed} bytes; the file has {have})"
+        )
+
+
 def read_image(path: Path) -> sitk.Image:
     """Read a NIfTI file, refusing missing, unreadable, truncated and non-finite ones.
 
-    The voxels are first read in full with nibabel: SimpleITK's NIfTI reader accepts some truncated files and
-    silently turns NaN into 0, so neither problem would be seen through it alone.
+    The header is checked against the file's size first (:func:`check_size`), so a damaged header never allocates
+    its claimed voxels. The voxels are then read in full with nibabel: SimpleITK's NIfTI reader accepts some truncated
+    files and silently turns NaN into 0, so neither problem would be seen through it alone.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file is missing")
     try:
-        voxels = np.asanyarray(nibabel.load(str(path)).dataobj)
+        nifti = nibabel.load(str(path))
+        check_size(path, nifti.header)
+        voxels = np.asanyarray(nifti.dataobj)
         image = sitk.ReadImage(str(path))
+    except DataError:
+        raise
     except Exception as error:  # nibabel and ITK raise many types for a damaged file
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
         raise DataError(path, f"unreadable or truncated image ({reason})") from None
@@ -116,6 +145,9 @@ def load_brats(case_dir: Path, convention: str = "brats2021") -> Case:
         if not path.is_file():
             raise DataError(path, f"missing {'label map' if modality == 'seg' else 'modality ' + modality}")
     images = {m: read_image(paths[m]) for m in MODALITIES}
+    for modality, image in images.items():
+        if image.GetDimension() != 3:
+            raise DataError(paths[modality], f"expected a 3D image, got {image.GetDimension()}D size {image.GetSize()}")
     label = _label(paths["seg"], read_image(paths["seg"]), images["t2"], convention)
     return Case(case_id, images, label, _transforms(case_dir, case_id))
 
@@ -135,12 +167,19 @@ def load_msd(root: Path, case_id: str) -> Case:
 
 
 def list_cases(root: Path, layout: str) -> list[str]:
-    """Case ids under ``root`` for a layout, sorted."""
+    """Case ids under ``root`` for a layout, sorted; a missing folder or one without cases is an error."""
     root = Path(root)
+    if not root.is_dir():
+        raise DataError(root, "no such data folder")
     if layout == "msd":
-        return sorted(p.name[: -len(".nii.gz")] for p in (root / "imagesTr").glob("*.nii.gz")
-                      if not p.name.startswith("."))
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        cases = sorted(p.name[: -len(".nii.gz")] for p in (root / "imagesTr").glob("*.nii.gz")
+                       if not p.name.startswith("."))
+    else:
+        cases = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not cases:
+        expected = "imagesTr/<case>.nii.gz" if layout == "msd" else "one folder per case"
+        raise DataError(root, f"no cases in the {layout} layout (expected {expected})")
+    return cases
 
 
 def load_case(root: Path, case_id: str, layout: str = "brats2021") -> Case:

@@ -25,7 +25,9 @@ import SimpleITK as sitk
 from sambook.atomic import atomic_path
 from sambook.data import acquisition, anatomy, contrast, tumour
 from sambook.data.labels import from_internal
+from sambook.data.loaders import read_image
 from sambook.data.modalities import MODALITIES
+from sambook.errors import DataError
 from sambook.paths import data_root
 from sambook.profiles import Profile, get_profile
 
@@ -99,17 +101,29 @@ def make_case(seed: int, *, spacing_mm: float, case_id: str | None = None, with_
     )
 
 
+def write_checked(image: sitk.Image, path: Path) -> None:
+    """Write ``image`` and read it back: SimpleITK writes short files on a full disk without failing."""
+    sitk.WriteImage(image, str(path))
+    back = read_image(path)  # DataError naming the file when it is short or unreadable
+    if back.GetSize() != image.GetSize():
+        raise DataError(path, f"written with size {image.GetSize()}, read back as {back.GetSize()}")
+
+
 def write_case(case: PhantomCase, root: Path) -> Path:
-    """Write ``case`` under ``root`` in the BraTS 2021 layout; the case folder appears whole or not at all."""
+    """Write ``case`` under ``root`` in the BraTS 2021 layout; the case folder appears whole (every image read back)
+    or not at all."""
     final = Path(root) / case.case_id
     with atomic_path(final) as tmp:
         tmp.mkdir()
         for modality, image in case.images.items():
-            sitk.WriteImage(image, str(tmp / f"{case.case_id}_{modality}.nii.gz"))
-        sitk.WriteImage(case.seg, str(tmp / f"{case.case_id}_seg.nii.gz"))
-        sitk.WriteImage(case.tissue, str(tmp / f"{case.case_id}_tissue.nii.gz"))
+            write_checked(image, tmp / f"{case.case_id}_{modality}.nii.gz")
+        write_checked(case.seg, tmp / f"{case.case_id}_seg.nii.gz")
+        write_checked(case.tissue, tmp / f"{case.case_id}_tissue.nii.gz")
         for modality, transform in case.gt_transforms.items():
-            sitk.WriteTransform(transform, str(tmp / f"{case.case_id}_{modality}_gt.tfm"))
+            path = tmp / f"{case.case_id}_{modality}_gt.tfm"
+            sitk.WriteTransform(transform, str(path))
+            if path.stat().st_size == 0:
+                raise DataError(path, "written empty (is the disk full?)")
     return final
 
 
@@ -120,15 +134,22 @@ def case_files(case_dir: Path) -> list[Path]:
     return [case_dir / n for n in names]
 
 
+def is_complete(case_dir: Path) -> bool:
+    """Every file of the case is there and not empty (:func:`write_case` read each back before the folder appeared)."""
+    return all(f.is_file() and f.stat().st_size > 0 for f in case_files(case_dir))
+
+
 def generate(out: Path, *, cases: int, seed: int, spacing_mm: float, with_tumour: bool = True,
              verbose: bool = False) -> list[Path]:
     """Write ``cases`` cases under ``out`` (ids ``phantom_s{seed}_{i:03d}``); complete cases are kept as they are."""
+    if cases < 1 or not spacing_mm > 0:
+        raise ValueError(f"phantom: cases {cases} and spacing {spacing_mm} mm: expected cases >= 1 and spacing > 0")
     out = Path(out)
     folders = []
     for index in range(cases):
         case_id = f"phantom_s{seed}_{index:03d}"
         folder = out / case_id
-        if not all(f.is_file() for f in case_files(folder)):
+        if not is_complete(folder):
             start = time.perf_counter()
             case = make_case(case_seed(seed, index), spacing_mm=spacing_mm, case_id=case_id, with_tumour=with_tumour)
             write_case(case, out)

@@ -19,13 +19,12 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from sambook.data.loaders import read_image
+from sambook.data.loaders import read_image, same_grid
 from sambook.datasets.slices import resize_slice
 from sambook.datasets.volumes import VolumeSet
 from sambook.errors import DataError
 
 ORGANS = ("background", "oesophagus", "heart", "trachea", "aorta")
-GEOMETRY_TOLERANCE = 1e-3
 
 
 def patient_folders(root: Path) -> list[Path]:
@@ -48,12 +47,14 @@ def read_patient(folder: Path) -> tuple[np.ndarray, np.ndarray, tuple[float, flo
     """One patient: CT (D, H, W) in HU, labels (D, H, W) uint8 and in-plane spacing (y, x) in mm."""
     ct_path, gt_path = folder / f"{folder.name}.nii.gz", folder / "GT.nii.gz"
     ct, gt = read_image(ct_path), read_image(gt_path)
-    if ct.GetSize() != gt.GetSize():
-        raise DataError(gt_path, f"label size {gt.GetSize()} does not match the CT's {ct.GetSize()}")
-    if not np.allclose(ct.GetSpacing(), gt.GetSpacing(), atol=GEOMETRY_TOLERANCE):
-        raise DataError(gt_path, f"label spacing {gt.GetSpacing()} does not match the CT's {ct.GetSpacing()}")
+    for image, path in ((ct, ct_path), (gt, gt_path)):
+        if image.GetDimension() != 3:
+            raise DataError(path, f"expected a 3D image, got {image.GetDimension()}D size {image.GetSize()}")
+    mismatch = same_grid(gt, ct)  # size, spacing, origin and direction: a shifted label would train on wrong voxels
+    if mismatch:
+        raise DataError(gt_path, f"label {mismatch.split(' ', 1)[0]} does not match the CT's: {mismatch}")
     labels = sitk.GetArrayFromImage(gt)
-    unknown = sorted(set(np.unique(labels).tolist()) - set(range(len(ORGANS))))
+    unknown = sorted(v.item() for v in np.unique(labels) if v != int(v) or int(v) not in range(len(ORGANS)))
     if unknown:
         raise DataError(gt_path, f"unknown label values {unknown} (SegTHOR has 0-{len(ORGANS) - 1})")
     spacing = np.array(ct.GetSpacing())[[1, 0]]

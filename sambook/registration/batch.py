@@ -18,7 +18,7 @@ import SimpleITK as sitk
 
 from sambook.atomic import atomic_path
 from sambook.data.labels import from_internal
-from sambook.data.loaders import list_cases, load_case
+from sambook.data.loaders import list_cases, load_case, read_image
 from sambook.data.modalities import MODALITIES
 from sambook.errors import SambookError
 from sambook.registration.rigid import register_rigid, resample_to
@@ -38,7 +38,7 @@ def register_case(
     points = None
     if case.gt_transforms:  # the phantom: TRE points in its brain tissue, else in the T2 foreground
         tissue_path = Path(root) / case_id / f"{case_id}_tissue.nii.gz"
-        mask = sitk.GetArrayFromImage(sitk.ReadImage(str(tissue_path))) > 0 if tissue_path.is_file() else None
+        mask = sitk.GetArrayFromImage(read_image(tissue_path)) > 0 if tissue_path.is_file() else None
         points = brain_points(t2, mask, seed=seed)
     report: dict = {"case": case_id, "modalities": {}}
     registered, transforms = {"t2": t2}, {}
@@ -77,16 +77,22 @@ def register_case(
         for modality, transform in transforms.items():
             sitk.WriteTransform(transform, str(tmp / f"{case_id}_{modality}_reg.tfm"))
         (tmp / REPORT).write_text(json.dumps(report, indent=1))
+        for written in tmp.glob("*.nii.gz"):  # read back before the case counts as done (a full disk writes short)
+            read_image(written)
     return report
 
 
 def _safe(args: tuple) -> dict:
-    """Worker: one case; a project error becomes a failed report instead of stopping the batch."""
+    """Worker: one case; a project error (or an ITK or disk error) becomes a failed report instead of stopping the
+    batch, so the other cases are still registered."""
     root, case_id, out, layout, skip = args
     try:
         return register_case(root, case_id, out, layout=layout, skip=skip)
     except SambookError as error:
         return {"case": case_id, "error": str(error)}
+    except (RuntimeError, OSError) as error:  # ITK raises RuntimeError; a full disk OSError
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        return {"case": case_id, "error": f"case {case_id}: {type(error).__name__}: {reason}"}
 
 
 def register_dataset(
@@ -98,7 +104,8 @@ def register_dataset(
     jobs: int = 1,
     cases: list[str] | None = None,
 ) -> list[dict]:
-    """Register every case under ``root`` (cases already complete in ``out`` are read back, not redone)."""
+    """Register every case under ``root`` (cases already complete in ``out`` are read back, not redone); a folder
+    without cases is an error (:func:`~sambook.data.loaders.list_cases`)."""
     root, out = Path(root), Path(out)
     todo, reports = [], {}
     for case_id in cases or list_cases(root, layout):

@@ -37,8 +37,18 @@ class RegistrationResult:
     seconds: float = 0.0
 
 
+def sampling_seed(seed: int) -> int:
+    """The book's seed as a SimpleITK sampling seed: SimpleITK reads 0 as "seed from the wall clock", so every seed
+    is moved up by one (0 -> 1, 1 -> 2, ...), keeping runs with the same seed bit-identical."""
+    if seed < 0:
+        raise ValueError(f"registration seed {seed}: expected an integer >= 0")
+    return seed + 1
+
+
 def check_image(image: sitk.Image, case: str, modality: str) -> None:
-    """Refuse images registration cannot use: empty (constant) voxels or non-invertible geometry."""
+    """Refuse images registration cannot use: not 3D, empty (constant) voxels or non-invertible geometry."""
+    if image.GetDimension() != 3:
+        raise RegistrationError(case, modality, f"expected a 3D image, got {image.GetDimension()}D {image.GetSize()}")
     direction = np.array(image.GetDirection()).reshape(image.GetDimension(), -1)
     if not np.all(np.array(image.GetSpacing()) > 0) or abs(np.linalg.det(direction)) < 1e-6:
         raise RegistrationError(case, modality, "non-invertible geometry (zero spacing or singular direction)")
@@ -83,7 +93,8 @@ def register_rigid(
     """Register ``moving`` to ``fixed`` (T2) rigidly; raise :class:`RegistrationError` naming case and modality
     on empty images, bad geometry, a metric failure or a result that leaves the images without overlap.
 
-    The metric is estimated on about ``samples`` random points per level (seeded by ``seed``).
+    The metric is estimated on about ``samples`` random points per level (seeded by ``seed``, see
+    :func:`sampling_seed`).
     ``init`` chooses the centred starting transform: ``"moments"`` (centres of mass) or ``"geometry"`` (grid
     centres); ``initial`` overrides it with a given transform (chapter `registration` uses it to show a bad start).
     """
@@ -104,7 +115,7 @@ def register_rigid(
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=50)
     method.SetMetricSamplingStrategy(method.RANDOM)
     # About ``samples`` random points at the finest level, whatever the resolution (1 mm or 4 mm grids).
-    method.SetMetricSamplingPercentage(min(1.0, samples / np.prod(fixed.GetSize())), seed)
+    method.SetMetricSamplingPercentage(min(1.0, samples / np.prod(fixed.GetSize())), sampling_seed(seed))
     method.SetInterpolator(sitk.sitkLinear)
     method.SetOptimizerAsRegularStepGradientDescent(
         learningRate=2.0,
@@ -133,11 +144,17 @@ def register_rigid(
 
     method.AddCommand(sitk.sitkIterationEvent, record)
     start = time.perf_counter()
+    # One thread: ITK sums the metric and its gradient over threads in no fixed order, so several threads give
+    # parameters that differ in their last bits from run to run (cases run in parallel instead: ``register --jobs``).
+    threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
     try:
         found = method.Execute(fixed, moving)
     except RuntimeError as error:
         reason = str(error).strip().splitlines()[-1]
         raise RegistrationError(case, modality, f"the metric failed ({reason})") from None
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
     result.seconds = time.perf_counter() - start
     result.stop_condition = method.GetOptimizerStopConditionDescription()
     result.transform = sitk.Euler3DTransform(sitk.CompositeTransform(found).GetNthTransform(0))

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import pickle
 import random
 import time
 from collections.abc import Callable
@@ -27,7 +29,7 @@ from tqdm.auto import tqdm
 
 from sambook.atomic import atomic_path
 from sambook.config import TrainConfig
-from sambook.errors import CheckpointError
+from sambook.errors import CheckpointError, RunError
 from sambook.evaluate.metrics import aggregate, score_batch
 from sambook.train import distributed
 from sambook.train.losses import SegmentationLoss
@@ -109,13 +111,65 @@ def _write_metrics(out: Path, history: list[dict]) -> None:
 
 
 def _rng_state() -> dict:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every random state as tensors and plain numbers, so that ``torch.load(weights_only=True)`` reads it back."""
+    version, python_state, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "python": {"version": version, "state": torch.tensor(python_state, dtype=torch.int64), "gauss": gauss},
+        "numpy": {
+            "name": name,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+        "torch": torch.get_rng_state(),
+    }
 
 
 def _set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    python, numpy_state = state["python"], state["numpy"]
+    random.setstate((python["version"], tuple(python["state"].tolist()), python["gauss"]))
+    np.random.set_state(
+        (
+            numpy_state["name"],
+            numpy_state["keys"].numpy().astype(np.uint32),
+            numpy_state["pos"],
+            numpy_state["has_gauss"],
+            numpy_state["cached_gaussian"],
+        )
+    )
     torch.set_rng_state(state["torch"])
+
+
+#: What a run's ``state.pt`` holds (written by :func:`fit`).
+STATE_KEYS = ("model", "optimizer", "scheduler", "scaler", "rng", "epoch", "history")
+
+
+def load_state(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """A run's ``state.pt``, read with ``weights_only=True`` (tensors and plain values only: no code runs from the
+    file); a missing, empty, truncated, foreign or incomplete file is a :class:`CheckpointError` naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: run state is missing")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: empty file (0 bytes): the run state was never written whole")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(
+            f"{path}: refused: the file holds more than tensors and plain values, and loading it could run code "
+            f"({first[:200]})"
+        ) from None
+    except Exception as error:  # zip, EOF and torch errors all mean a damaged file to the reader
+        raise CheckpointError(f"{path}: unreadable or truncated run state ({type(error).__name__}: {error})") from None
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+        raise CheckpointError(f"{path}: not a run state (expected a mapping with a 'model' state dict)")
+    missing = [k for k in STATE_KEYS if k not in state]
+    if missing:
+        raise CheckpointError(f"{path}: incomplete run state: no {', '.join(missing)}")
+    return state
 
 
 def fit_arguments(cfg: TrainConfig) -> dict:
@@ -189,7 +243,7 @@ def fit(
     history: list[dict] = []
     start_epoch = 0
     if resume and (out / STATE).is_file():
-        state = torch.load(out / STATE, map_location=device, weights_only=False)
+        state = load_state(out / STATE, map_location=device)
         load_model_state(model, state["model"], out / STATE)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -212,17 +266,24 @@ def fit(
             drop_last=False,
         )
         started, losses = time.perf_counter(), []
-        for batch in tqdm(
-            loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not (progress and dist.is_main), leave=False
+        for step, batch in enumerate(
+            tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not (progress and dist.is_main), leave=False)
         ):
             images, labels = batch["image"].to(device), batch["label"].to(device)
             with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
                 loss = loss_fn(trained(images), labels)
+            value = loss.item()
+            if not math.isfinite(value):  # before the step: the last checkpoint stays the last good state
+                raise RunError(
+                    out,
+                    f"epoch {epoch + 1}, step {step + 1}: the loss is {value}; training stopped (the last checkpoint "
+                    "is the last finite state): lower lr, or check the inputs for NaN/Inf",
+                )
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
-            losses.append(loss.item())
+            losses.append(value)
         scheduler.step()
         row = {
             "epoch": epoch + 1,
