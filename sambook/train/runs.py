@@ -20,8 +20,10 @@ from pathlib import Path
 
 import torch
 
+from sambook.atomic import atomic_path
 from sambook.build import build_model
 from sambook.config import TrainConfig, check_dataset_classes, load_config
+from sambook.config_io import write_yaml
 from sambook.datasets.slices import load_slice_splits
 from sambook.errors import RunError
 from sambook.models.checkpoint import resolve_checkpoint
@@ -118,8 +120,7 @@ def _start(cfg: TrainConfig, out: Path, changes: dict, *, resume: bool) -> None:
         record = {**_read_origin(out), **origin()}
         record.setdefault("resumed", [])
         record["resumed"].append({"changed": changes} if changes else {})
-    with atomic_path(out / CONFIG) as tmp:
-        tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    write_yaml(out / CONFIG, cfg.to_dict())
     with atomic_path(out / ORIGIN) as tmp:
         tmp.write_text(json.dumps(record, indent=1))
 
