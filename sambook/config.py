@@ -96,6 +96,8 @@ def config_from_dict(data: dict, source: str = "config") -> TrainConfig:
     cfg = TrainConfig(**data)
     if cfg.cache and cfg.elastic:
         raise ConfigError(f"{source}: the feature cache is exact only without input augmentation; set elastic: false")
+    if cfg.cache and cfg.num_workers > 0:
+        raise ConfigError(f"{source}: the feature cache fills in the main process only; set num_workers: 0")
     if cfg.dataset == "segthor" and not cfg.data_dir:
         raise ConfigError(f"{source}: dataset segthor needs data_dir (the folder holding train/Patient_XX/)")
     return cfg
