@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "estimate": ("estimate", "peak GPU memory and FLOPs of a step, traced on fake tensors"),
     "bench-cache": ("bench_cache", "AFTer-SAM epoch time with and without the frozen-feature cache"),
     "bench-attention": ("bench_attention", "CPU time of SAM's encoder, stock vs lean attention"),
+    "gpu-check": (
+        "gpu_check",
+        "every GPU path on this device: configs/gpu/ memory vs estimates, attention, cache, DDP",
+    ),
 }
 
 
