@@ -88,7 +88,10 @@ def test_every_model_kind_trains_a_step_on_the_device_of_its_weights(kind, optio
     assert not leftovers
 
 
-@pytest.mark.parametrize(("kind", "options"), VARIANTS[:5], ids=lambda v: v if isinstance(v, str) else repr(v))
+FIRST_OF_EACH_KIND = [v for i, v in enumerate(VARIANTS) if v[0] not in {k for k, _ in VARIANTS[:i]}]
+
+
+@pytest.mark.parametrize(("kind", "options"), FIRST_OF_EACH_KIND, ids=lambda v: v if isinstance(v, str) else repr(v))
 def test_every_model_kind_trains_a_step_under_bf16_autocast(kind, options):
     """The GPU loop's precision, on the CPU: bf16 autocast, fp32 weights, a finite loss and finite gradients."""
     keys = _keys(kind, options)
