@@ -18,10 +18,10 @@ On the current device (CUDA when available), four checks, each recorded whether 
   process per visible GPU (NCCL), and the ranks' weights afterwards, which must be identical. On a CPU: two gloo
   processes; with one GPU: skipped.
 
-``quick`` fits in 5 minutes on one GPU: fewer steps, one of the four single-modality configs (the other three build
-the same network), no fresh estimate where the config's own applies (on a CPU: none). On a CPU the same paths run
-at the mini size (mini backbone, 32-pixel images, batch 2), so CI tests the command itself; there
-``torch.cuda.max_memory_allocated`` does not exist and no memory is measured.
+``quick`` is sized to fit in 5 minutes on one GPU (not yet timed on one): fewer steps, one of the four
+single-modality configs (the other three build the same network), no fresh estimate where the config's own applies
+(on a CPU: none). On a CPU the same paths run at the mini size (mini backbone, 32-pixel images, batch 2), so CI
+tests the command itself; there ``torch.cuda.max_memory_allocated`` does not exist and no memory is measured.
 """
 
 from __future__ import annotations
@@ -253,8 +253,9 @@ def _run_attention(module: Attention, x: torch.Tensor, weight: torch.Tensor) -> 
 
 
 def check_attention(plan: Plan) -> dict:
-    """Lean vs stock attention on the device, fp32 and bf16, against an fp64 stock reference. ViT-B's global
-    attention at 1024 pixels (64 x 64 tokens) on a GPU; the mini backbone's size (8 x 8 tokens) on a CPU."""
+    """Lean vs stock attention on the device, fp32 and bf16 (fp16 without bf16), against an fp64 stock reference.
+    ViT-B's global attention at 1024 pixels (64 x 64 tokens) on a GPU; the mini backbone's size (8 x 8 tokens) on a
+    CPU."""
     device = plan.device
     dim, heads, grid = (128, 4, 8) if plan.mini else (768, 12, 64)
     module = _attention_module(dim, heads, grid)
@@ -262,8 +263,10 @@ def check_attention(plan: Plan) -> dict:
     x = torch.randn(1, grid, grid, dim, generator=g).to(device)
     weight = torch.randn(1, grid, grid, dim, generator=g).to(device)
     reference = _run_attention(copy.deepcopy(module).to(device, torch.float64), x.double(), weight)
+    # The loop's half precision: bf16, or fp16 on a GPU without bf16 (a T4).
+    half = ("fp16", torch.float16) if device.type == "cuda" and not torch.cuda.is_bf16_supported() else None
     rows = {}
-    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+    for name, dtype in (("fp32", torch.float32), half or ("bf16", torch.bfloat16)):
         stock = copy.deepcopy(module).to(device, dtype)
         outputs = {"stock": _run_attention(stock, x.to(dtype), weight)}
         outputs["lean"] = _run_attention(set_attention(stock, "lean"), x.to(dtype), weight)
@@ -395,7 +398,7 @@ def _free_port() -> int:
 
 
 def check_ddp(plan: Plan) -> dict:
-    """:func:`fit` under DDP in one spawned process per visible GPU (NCCL), or two gloo processes on a CPU; the
+    """:func:`fit` under DDP in one new process per visible GPU (NCCL), or two gloo processes on a CPU; the
     ranks' weights must be identical afterwards. The single-modality config, one epoch, batch 2 per process."""
     world = torch.cuda.device_count() if plan.device.type == "cuda" else 2
     if world < 2:
@@ -406,7 +409,10 @@ def check_ddp(plan: Plan) -> dict:
         keys.update(MINI, batch_size=2)
     with tempfile.TemporaryDirectory() as out:
         try:
-            mp.spawn(_ddp_worker, args=(world, _free_port(), keys, out), nprocs=world, join=True)
+            # CUDA cannot be forked once initialised; on a CPU a fork saves each process the imports.
+            method = "spawn" if plan.device.type == "cuda" else "fork"
+            args = (world, _free_port(), keys, out)
+            mp.start_processes(_ddp_worker, args=args, nprocs=world, join=True, start_method=method)
         except Exception as error:
             return {"ok": False, "world_size": world, "error": f"{type(error).__name__}: {error}"[:1000]}
         ranks = [torch.load(f"{out}/{r}.pt", weights_only=False) for r in range(world)]
@@ -471,7 +477,11 @@ def gpu_check(*, quick: bool, command: str, configs: list[str] | None = None, de
     report["configs"] = rows
     for name, check in (("attention", check_attention), ("feature_cache", check_feature_cache), ("ddp", check_ddp)):
         check_started = time.perf_counter()
-        report[name] = {**check(plan), "seconds": round(time.perf_counter() - check_started, 1)}
+        try:
+            result = check(plan)
+        except Exception as error:  # recorded: the other checks still run
+            result = {"ok": False, "error": f"{type(error).__name__}: {error}"[:500], "trace": traceback.format_exc()}
+        report[name] = {**result, "seconds": round(time.perf_counter() - check_started, 1)}
     report["skipped"] = skipped + ([report["ddp"]["skipped"]] if "skipped" in report["ddp"] else [])
     report["seconds"] = round(time.perf_counter() - started, 1)
     report["ok"] = all(r["ok"] for r in rows) and all(report[k]["ok"] for k in ("attention", "feature_cache", "ddp"))
@@ -498,7 +508,9 @@ def format_report(report: dict) -> str:
             f"{cell(r.get('fresh_estimate_mib'), 10)} {cell(r['ratio_to_config_estimate'], 6, 2)}"
         )
     a = report["attention"]
-    for name in ("fp32", "bf16"):
+    if "error" in a:
+        lines.append(f"attention: FAILED: {a['error']}")
+    for name in [k for k in ("fp32", "bf16", "fp16") if k in a]:
         out = a[name]["output"]
         lines.append(
             f"attention {name} ({a['shape']['tokens']} tokens): lean vs stock {out['lean_vs_stock_max_abs']:.2e}, "

@@ -12,7 +12,7 @@ from sambook.bench.gpu_check import format_report, gpu_check
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="fewer steps and configs: fits in 5 minutes on one GPU")
+    parser.add_argument("--quick", action="store_true", help="fewer steps and configs, sized for 5 minutes on one GPU")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the whole report to FILE")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --json FILE")
     parser.add_argument("--configs", nargs="+", metavar="NAME", help="only these files of configs/gpu/ (e.g. cmaa)")
