@@ -168,3 +168,18 @@ def test_the_feature_cache_refuses_dataloader_workers():
         next(iter(DataLoader(groups, batch_size=1, num_workers=1)))
     with pytest.raises(ConfigError, match="num_workers: 0"):
         config_from_dict({"model": "aftersam", "cache": True, "elastic": False, "num_workers": 2}, "configs/x.yaml")
+
+
+def test_the_linear_probe_runs_the_encoder_on_its_device():
+    from sambook.foundation.probe import token_features
+
+    class Encoder(DeviceRecorder):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.seen.append(x.device)
+            return torch.zeros(x.shape[0], 8, 4, 4)  # (B, C, h, w) as a GPU -> host copy would give
+
+    encoder = Encoder("meta")
+    items = [{"image": torch.randn(4, SIZE, SIZE), "label": torch.zeros(SIZE, SIZE, dtype=torch.long)}] * 3
+    features, labels = token_features(encoder, items, "flair", batch_size=2)
+    assert encoder.seen == [torch.device("meta")] * 2
+    assert features.shape == (3, 8, 4, 4) and labels.shape == (3, 4, 4)
