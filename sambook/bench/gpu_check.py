@@ -118,8 +118,8 @@ def _synthetic_batch(cfg: TrainConfig, device: torch.device, seed: int) -> tuple
     b, s = cfg.batch_size, cfg.image_size
     shape = (b, cfg.neighbours + 1, 1, s, s) if cfg.model == "aftersam" else (b, 4, s, s)
     classes = max(cfg.num_classes, 2)
-    labels = torch.randint(classes, (b, s // 8, s // 8), generator=g)
-    labels = labels.repeat_interleave(8, 1).repeat_interleave(8, 2)  # blobs of 8 x 8 pixels
+    labels = torch.randint(classes, (b, -(-s // 8), -(-s // 8)), generator=g)
+    labels = labels.repeat_interleave(8, 1).repeat_interleave(8, 2)[:, :s, :s]  # blobs of 8 x 8 pixels
     return torch.randn(shape, generator=g).to(device), labels.to(device)
 
 
@@ -197,8 +197,9 @@ def check_config(path: Path, plan: Plan, *, change: dict | None = None) -> dict:
         row.update(train_steps(cfg, plan))
         row["status"] = "ok" if row["finite"] else "non-finite loss"
     except torch.OutOfMemoryError as error:
-        peak = torch.cuda.max_memory_allocated(plan.device)
-        total = torch.cuda.get_device_properties(plan.device).total_memory
+        cuda = plan.device.type == "cuda"
+        peak = torch.cuda.max_memory_allocated(plan.device) if cuda else None
+        total = torch.cuda.get_device_properties(plan.device).total_memory if cuda else math.inf
         expected = (row["config_estimate_mib"] or row.get("fresh_estimate_mib") or 0) * MIB > total
         row.update(
             status="out of memory" + (" (expected: the estimate exceeds the card)" if expected else ""),
@@ -225,10 +226,15 @@ def check_configs(plan: Plan, names: list[str] | None = None) -> tuple[list[dict
         if plan.quick and path.name in SAME_NETWORK:
             skipped.append(f"configs/gpu/{path.name}: the same network as sam_flair.yaml")
             continue
-        rows.append(check_config(path, plan))
         fix = (load(path).get("estimate") or {}).get("t4_fix", {}).get("change")
-        if fix:
-            rows.append(check_config(path, plan, change=fix))
+        for change in [{}] + ([fix] if fix else []):
+            try:
+                rows.append(check_config(path, plan, change=change))
+            except Exception as error:  # e.g. a config that does not resolve: recorded, the others still run
+                name = f"configs/gpu/{path.name}" + (f" + {change}" if change else "")
+                rows.append(
+                    {"config": name, "status": "error", "ok": False, "error": f"{type(error).__name__}: {error}"}
+                )
     if plan.quick:
         what = "on a CPU (no measured memory to compare them with)" if plan.mini else "where the config's own applies"
         skipped.append(f"fresh estimates {what}")
@@ -504,9 +510,11 @@ def format_report(report: dict) -> str:
     for r in report["configs"]:
         lines.append(
             f"{r['config']:<46.46s} {r['status'][:14]:<14s} {cell(r.get('seconds_per_step'), 7, 3)} "
-            f"{cell(r.get('measured_peak_mib'), 9)} {cell(r['config_estimate_mib'], 10)} "
-            f"{cell(r.get('fresh_estimate_mib'), 10)} {cell(r['ratio_to_config_estimate'], 6, 2)}"
+            f"{cell(r.get('measured_peak_mib'), 9)} {cell(r.get('config_estimate_mib'), 10)} "
+            f"{cell(r.get('fresh_estimate_mib'), 10)} {cell(r.get('ratio_to_config_estimate'), 6, 2)}"
         )
+        if "error" in r:
+            lines.append(f"    {r['error']}")
     a = report["attention"]
     if "error" in a:
         lines.append(f"attention: FAILED: {a['error']}")
