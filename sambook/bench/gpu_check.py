@@ -415,12 +415,10 @@ def check_ddp(plan: Plan) -> dict:
         keys.update(MINI, batch_size=2)
     with tempfile.TemporaryDirectory() as out:
         try:
-            # CUDA cannot be forked once initialised; on a CPU a fork saves each process the imports.
-            method = "spawn" if plan.device.type == "cuda" else "fork"
-            args = (world, _free_port(), keys, out)
-            mp.start_processes(_ddp_worker, args=args, nprocs=world, join=True, start_method=method)
+            # Spawned, not forked: CUDA cannot be forked once initialised, nor autograd once its threads have run.
+            mp.spawn(_ddp_worker, args=(world, _free_port(), keys, out), nprocs=world, join=True)
         except Exception as error:
-            return {"ok": False, "world_size": world, "error": f"{type(error).__name__}: {error}"[:1000]}
+            return {"ok": False, "world_size": world, "error": f"{type(error).__name__}: {error}"[-1500:]}
         ranks = [torch.load(f"{out}/{r}.pt", weights_only=False) for r in range(world)]
     identical = all(
         torch.equal(ranks[0]["state"][k], other["state"][k]) for other in ranks[1:] for k in ranks[0]["state"]
