@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench-attention": ("bench_attention", "CPU time of SAM's encoder, stock vs lean attention"),
     "claims": ("claims", "train every claim of the papers over seeds; write the claims ledger's results file"),
     "score": ("score", "score NIfTI predictions against ground truths with the BraTS rules (legacy, lesion-wise)"),
+    "gpu-check": (
+        "gpu_check",
+        "every GPU path on this device: configs/gpu/ memory vs estimates, attention, cache, DDP",
+    ),
 }
 
 

@@ -252,6 +252,8 @@ def config_from_dict(data: dict, source: str = "config") -> TrainConfig:
     cfg = TrainConfig(**data)
     cfg.betas = tuple(cfg.betas)
     check_train_config(cfg, source)
+    if cfg.cache and cfg.num_workers > 0:
+        raise ConfigError(f"{source}: the feature cache fills in the main process only; set num_workers: 0")
     return cfg
 
 

@@ -20,15 +20,17 @@ from sambook.datasets.volumes import VolumeSet, group
 def predict_volume(
     model: torch.nn.Module, volume: np.ndarray, *, neighbours: int, interval: int, batch_size: int = 8
 ) -> np.ndarray:
-    """Slide over every slice of ``volume`` (D, S, S) and return the predicted label map (D, S, S)."""
+    """Slide over every slice of ``volume`` (D, S, S) and return the predicted label map (D, S, S); the groups go to
+    the model's device, the labels come back to the host."""
     model.eval()
+    device = next(model.parameters()).device
     out = []
     for start in range(0, len(volume), batch_size):
         groups = np.stack(
             [group(volume, d, neighbours, interval) for d in range(start, min(start + batch_size, len(volume)))]
         )
-        logits = model(torch.from_numpy(groups)[:, :, None])[0]
-        out.append((logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1))
+        logits = model(torch.from_numpy(groups)[:, :, None].to(device))[0]
+        out.append(((logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1)).cpu())
     return torch.cat(out).numpy().astype(np.uint8)
 
 

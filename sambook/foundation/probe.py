@@ -20,14 +20,15 @@ def token_features(
     encoder: ImageEncoderViT, dataset: Dataset, modality: str, batch_size: int = 32
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Frozen features (N, C, h, w) of one modality fed as a grey image, and tumour labels (N, h, w) on the token
-    grid."""
+    grid; the encoder runs on its own device, the features come back to the host."""
     channel = MODALITIES.index(modality)
     encoder.eval()
+    device = next(encoder.parameters()).device
     features, labels = [], []
     for start in range(0, len(dataset), batch_size):
         items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
         grey = torch.stack([item["image"][channel : channel + 1] for item in items])
-        grid = encoder(grey.expand(-1, 3, -1, -1))
+        grid = encoder(grey.expand(-1, 3, -1, -1).to(device)).cpu()
         tumour = torch.stack([(item["label"] > 0).float() for item in items])[:, None]
         features.append(grid)
         labels.append(F.adaptive_avg_pool2d(tumour, grid.shape[-2:])[:, 0] > 0.5)

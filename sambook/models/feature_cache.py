@@ -5,6 +5,11 @@ epoch. :class:`FeatureCache` computes them once per (weights, case, slice) and k
 :class:`CachedGroups` serves slice groups as cached features and :class:`FromFeatures` runs the rest of the model
 on them. The cache is exact only without augmentation of the input (an elastic deformation changes the slice, so
 its features): train with the cache *or* with on-the-fly deformation, not both.
+
+Devices: the frozen blocks run where the model is (the GPU once :func:`sambook.train.loop.fit` has moved it there),
+the features are kept in host memory, and the loop moves each batch to the device as it moves images. The cache
+lives in the process that reads the dataset, so it is filled in the main process only: DataLoader workers
+(``num_workers > 0``) would each fill a copy of it that is dropped after every epoch, and are refused.
 """
 
 from __future__ import annotations
@@ -14,11 +19,16 @@ import hashlib
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
 from sambook.datasets.volumes import GroupDataset, neighbour_indices
 from sambook.models.aftersam import AfterSAM
 from sambook.models.cmaa import Prediction
+
+NO_WORKERS = (
+    "the feature cache lives in the main process: DataLoader workers (num_workers > 0) would each fill a copy of "
+    "it that is dropped after every epoch; set num_workers: 0 (reading cached features needs no workers)"
+)
 
 
 def weights_key(model: AfterSAM) -> str:
@@ -33,7 +43,8 @@ def weights_key(model: AfterSAM) -> str:
 
 
 class FeatureCache:
-    """Frozen features per slice, keyed by (weights hash, case id, slice index)."""
+    """Frozen features per slice, keyed by (weights hash, case id, slice index), computed on the model's device and
+    stored in host memory."""
 
     def __init__(self, model: AfterSAM):
         self.model, self.key = model, weights_key(model)
@@ -44,8 +55,9 @@ class FeatureCache:
         """Features (len(indices), h, w, c) of slices ``indices`` of ``volume`` (D, S, S), computing missing ones."""
         missing = sorted({d for d in indices if (self.key, case_id, d) not in self.store})
         if missing:
-            slices = torch.from_numpy(volume[missing])[:, None]  # (M, 1, S, S)
-            for d, feature in zip(missing, self.model.frozen_features(slices)):
+            device = next(self.model.parameters()).device
+            slices = torch.from_numpy(volume[missing])[:, None].to(device)  # (M, 1, S, S)
+            for d, feature in zip(missing, self.model.frozen_features(slices).cpu()):
                 self.store[(self.key, case_id, d)] = feature
             self.computed += len(missing)
         return torch.stack([self.store[(self.key, case_id, d)] for d in indices])
@@ -63,6 +75,8 @@ class CachedGroups(Dataset):
         return len(self.groups)
 
     def __getitem__(self, item: int) -> dict:
+        if get_worker_info() is not None:
+            raise RuntimeError(NO_WORKERS)
         sample = self.groups[item]
         c = self.groups.case_of(item)
         volume = self.groups.volumes.images[c]
