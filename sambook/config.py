@@ -217,6 +217,8 @@ def check_train_config(cfg: TrainConfig, source: str = "config") -> None:
     check_values(dataclasses.asdict(cfg), TRAIN_RULES, source)
     if cfg.cache and cfg.elastic:
         raise ConfigError(f"{source}: the feature cache is exact only without input augmentation; set elastic: false")
+    if cfg.cache and cfg.num_workers > 0:
+        raise ConfigError(f"{source}: the feature cache fills in the main process only; set num_workers: 0")
     if cfg.dataset == "segthor" and not cfg.data_dir:
         raise ConfigError(f"{source}: dataset segthor needs data_dir (the folder holding train/Patient_XX/)")
     if cfg.model in SLICE_MODELS and cfg.num_classes not in SLICE_CLASSES:
@@ -252,8 +254,6 @@ def config_from_dict(data: dict, source: str = "config") -> TrainConfig:
     cfg = TrainConfig(**data)
     cfg.betas = tuple(cfg.betas)
     check_train_config(cfg, source)
-    if cfg.cache and cfg.num_workers > 0:
-        raise ConfigError(f"{source}: the feature cache fills in the main process only; set num_workers: 0")
     return cfg
 
 
