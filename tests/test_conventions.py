@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sambook.evaluate.conventions import CONVENTIONS, compare
+from sambook.evaluate.conventions import CONVENTIONS, compare, format_table
 
 SPACING = (2.0, 0.5)  # mm per pixel (y, x): HD95 in mm and in pixels differ
 EMPTY = np.zeros((16, 16), dtype=bool)
@@ -51,11 +51,12 @@ def test_overlapping_masks_agree_on_dice_and_differ_in_units():
 
 
 def test_means_over_the_same_slices():
-    pairs = [(SHIFTED, BOX), (BOX, EMPTY), (EMPTY, EMPTY)]
-    table = compare(pairs, SPACING)
+    table = compare([(SHIFTED, BOX, SPACING), (BOX, EMPTY, SPACING), (EMPTY, EMPTY, SPACING)])
     assert table["this book"]["dice"] == pytest.approx((50 + 0 + 100) / 3)
     assert table["SAMed/TransUNet"]["dice"] == pytest.approx((50 + 100 + 0) / 3)
     assert table["MONAI defaults"]["dice"] == pytest.approx(50.0)  # the two empty truths drop out
     assert table["MONAI defaults"]["hd95"] == pytest.approx(2.0)
     assert table["BraTS legacy"]["hd95"] == pytest.approx((4 + 374 + 0) / 3)
     assert [len(t["slices"]) for t in table.values()] == [3] * 4
+    text = format_table(table, ["shifted", "false positive", "both empty"]).splitlines()
+    assert len(text) == 2 + 3 + 1 and text[-1].startswith("mean") and "nan" in text[3]

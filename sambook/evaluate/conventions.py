@@ -101,18 +101,30 @@ CONVENTIONS: dict[str, Callable[[np.ndarray, np.ndarray, tuple[float, float]], t
 }
 
 
-def compare(pairs: list[Masks], spacing: tuple[float, float]) -> dict[str, dict]:
-    """Per convention: ``{"slices": [(Dice %, HD95) per pair], "dice": mean, "hd95": mean}`` over the same
-    (prediction, truth) pairs; MONAI's means are its metrics' ``aggregate()`` (NaN left out), the others' plain
-    means (they leave no NaN)."""
+def compare(slices: list[tuple[np.ndarray, np.ndarray, tuple[float, float]]]) -> dict[str, dict]:
+    """Per convention: ``{"slices": [(Dice %, HD95) per slice], "dice": mean, "hd95": mean}`` over the same
+    (prediction, truth, spacing) slices; MONAI's means are its metrics' ``aggregate()`` (NaN left out), the others'
+    plain means (they leave no NaN)."""
     out = {}
     for name, function in CONVENTIONS.items():
         if name == "MONAI defaults":
             score, aggregate = _monai_metrics()
-            slices = [score(p, t) for p, t in pairs]
+            scores = [score(p, t) for p, t, _ in slices]
             dice, hd95 = aggregate()
         else:
-            slices = [function(p, t, spacing) for p, t in pairs]
-            dice, hd95 = (float(np.mean(column)) for column in zip(*slices, strict=True))
-        out[name] = {"slices": slices, "dice": dice, "hd95": hd95}
+            scores = [function(p, t, spacing) for p, t, spacing in slices]
+            dice, hd95 = (float(np.mean(column)) for column in zip(*scores, strict=True))
+        out[name] = {"slices": scores, "dice": dice, "hd95": hd95}
     return out
+
+
+def format_table(table: dict[str, dict], rows: list[str]) -> str:
+    """:func:`compare`'s result as text: one line per slice (named by ``rows``), then the means."""
+    width = max(len("mean"), *map(len, rows))
+    units = {"this book": "mm", "BraTS legacy": "mm", "SAMed/TransUNet": "px", "MONAI defaults": "px"}
+    lines = [" " * width + "".join(f"  {name:>21s}" for name in table)]
+    lines.append(" " * width + "".join(f"  {'Dice %':>10s} {'HD95 ' + units[name]:>10s}" for name in table))
+    cells = [[t["slices"][i] for t in table.values()] for i in range(len(rows))]
+    for row, scores in zip([*rows, "mean"], [*cells, [(t["dice"], t["hd95"]) for t in table.values()]], strict=True):
+        lines.append(f"{row:<{width}}" + "".join(f"  {d:10.1f} {h:10.1f}" for d, h in scores))
+    return "\n".join(lines)
