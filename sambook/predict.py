@@ -10,8 +10,7 @@ For each case:
 2. **register** every other modality rigidly to T2 and resample it onto the T2 grid, as chapter `registration`
    does (:func:`sambook.registration.register_rigid`, same seed), unless told the modalities are co-registered
    already (``--skip-registration``: a modality on the T2 grid is used as it is, any other resampled with the
-   identity). Registration is not bit-reproducible (ITK's optimiser: parameters differ by ~0.03 mm between two
-   runs), so predictions on raw cases can differ by a few voxels from those on the registered copies;
+   identity);
 3. **segment** the volume with the run's model (:func:`sambook.evaluate.segment.segment`: normalised and resized
    as in training, slice by slice or in AFTer-SAM's slice groups, back on the T2 grid);
 4. **write** ``OUT/<case>_seg.nii.gz`` on the case's own T2 grid (size, spacing, origin and direction copied from

@@ -103,8 +103,9 @@ def register_rigid(
     method = sitk.ImageRegistrationMethod()
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=50)
     method.SetMetricSamplingStrategy(method.RANDOM)
-    # About ``samples`` random points at the finest level, whatever the resolution (1 mm or 4 mm grids).
-    method.SetMetricSamplingPercentage(min(1.0, samples / np.prod(fixed.GetSize())), seed)
+    # About ``samples`` random points at the finest level, whatever the resolution (1 mm or 4 mm grids). ITK reads
+    # seed 0 as sitk.sitkWallClock (new points every run), so seed s is passed as s + 1: equal seeds, equal results.
+    method.SetMetricSamplingPercentage(min(1.0, samples / np.prod(fixed.GetSize())), seed + 1)
     method.SetInterpolator(sitk.sitkLinear)
     method.SetOptimizerAsRegularStepGradientDescent(
         learningRate=2.0,
