@@ -25,6 +25,7 @@ and the problem and skipped; the others carry on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -213,7 +214,7 @@ def predict_cases(
     register: bool = True,
     overwrite: bool = False,
     device: str | None = None,
-    report=print,
+    report: Callable[[str], None] = print,
 ) -> tuple[dict[str, Path], dict[str, str]]:
     """Segment every case with the run in ``run_dir``: ``({case: written file}, {case: error message})``; each
     outcome is also passed to ``report`` as a line as soon as it is known."""
