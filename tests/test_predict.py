@@ -134,6 +134,19 @@ def test_broken_cases_are_named_and_skipped(ci, tmp_path, capsys):
     assert main(["predict", str(run_dir), "--out", str(out)]) == 2  # nothing to segment
 
 
+def test_evaluate_volumes_command_prints_the_volume_scores(ci, capsys):
+    from sambook.train.run_volumes import evaluate_run_volumes
+
+    run_dir = ci["runs"] / "early"
+    expected = evaluate_run_volumes(run_dir)
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir), "--volumes"]) == 0
+    printed = capsys.readouterr().out
+    case, scores = next(iter(expected["cases"].items()))
+    assert f"{case}  WT           {scores['WT']['legacy_dice']:.4f}" in printed
+    assert " TC " not in printed and "every slice, regions WT" in printed
+
+
 def test_volume_evaluation_refuses_what_it_cannot_score(ci, tmp_path):
     from sambook.config import TrainConfig
     from sambook.errors import ConfigError
