@@ -3,8 +3,9 @@
 The folders follow the flow a reader follows through the book, and each imports only from those before it:
 
 ``data`` (phantom, loaders) → ``registration`` → ``datasets`` (slices, slice groups) → ``models`` (SAM core,
-adapters, LoRA, axial fusion) → ``evaluate`` (inference and scores) → ``train`` → ``foundation`` (the book's mini
-SAM), ``estimate`` and ``bench``, with the command line (``python -m sambook``, :mod:`sambook.commands`) on top.
+adapters, LoRA, axial fusion) → ``evaluate`` (inference and scores) → ``train`` → ``predict`` (new cases) →
+``foundation`` (the book's mini SAM), ``estimate`` and ``bench``, with the command line (``python -m sambook``,
+:mod:`sambook.commands`) on top.
 ``sambook.build_model(config)`` (:mod:`sambook.build`) builds every model of the book from its config.
 """
 

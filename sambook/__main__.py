@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench-cache": ("bench_cache", "AFTer-SAM epoch time with and without the frozen-feature cache"),
     "bench-attention": ("bench_attention", "CPU time of SAM's encoder, stock vs lean attention"),
     "claims": ("claims", "train every claim of the papers over seeds; write the claims ledger's results file"),
+    "predict": ("predict", "segment new, unlabelled cases (BraTS 2021 or 2023 folders) with a trained run"),
     "score": ("score", "score NIfTI predictions against ground truths with the BraTS rules (legacy, lesion-wise)"),
     "gpu-check": (
         "gpu_check",

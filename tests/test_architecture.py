@@ -32,6 +32,7 @@ STAGES = [
     "build",
     "evaluate",
     "train",
+    "predict",
     "foundation",
     "estimate",
     "bench",

@@ -125,3 +125,11 @@ def test_written_transform_maps_like_the_result(tmp_path):
     written = sitk.ReadTransform(str(tmp_path / "out" / "phantom_s6_000" / "phantom_s6_000_t1_reg.tfm"))
     params = reports[0]["modalities"]["t1"]["parameters"]
     assert np.allclose(written.GetParameters(), params)
+
+
+def test_same_seed_same_transform():
+    case = phantom.make_case(phantom.case_seed(0, 2), spacing_mm=4.0)
+    t2, t1 = case.images["t2"], case.images["t1"]
+    runs = [np.array(register_rigid(t2, t1, seed=s).transform.GetParameters()) for s in (0, 0, 1)]
+    np.testing.assert_allclose(runs[0], runs[1], rtol=0, atol=1e-9)  # seed 0 is not ITK's wall clock
+    assert not np.allclose(runs[0], runs[2], rtol=0, atol=1e-9)

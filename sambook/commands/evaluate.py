@@ -1,5 +1,5 @@
-"""``python -m sambook evaluate RUN_DIR``: a run's scores on its test split
-(:func:`sambook.train.runs.evaluate_run`)."""
+"""``python -m sambook evaluate RUN_DIR``: a run's scores on its test split (:func:`sambook.train.runs.evaluate_run`);
+with ``--volumes``, BraTS scores of its whole test volumes (:func:`sambook.train.run_volumes.evaluate_run_volumes`)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="score on the active profile's data even if the run was trained under another profile or data root",
     )
+    parser.add_argument(
+        "--volumes",
+        action="store_true",
+        help="score whole test volumes as BraTS regions (legacy and lesion-wise) instead of the paper's way",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.volumes:
+        from sambook.evaluate.folders import format_table
+        from sambook.train.run_volumes import evaluate_run_volumes
+
+        scores = evaluate_run_volumes(args.run_dir)
+        print(format_table(scores["cases"], scores["mean"]))
+        regions = ", ".join(scores["regions"])
+        print(f"{args.run_dir.name}: {len(scores['cases'])} test volumes, every slice, regions {regions}")
+        return 0
     from sambook.evaluate.metrics import CONVENTION
     from sambook.train.runs import evaluate_run, origin
 
