@@ -2,8 +2,9 @@
 `aftersam_volumes`; the commands ``train`` and ``evaluate`` in :mod:`sambook.commands`).
 
 A run folder holds the resolved ``config.yaml``, the loop's ``state.pt``, ``metrics.csv``/``metrics.json`` and,
-for AFTer-SAM, ``volume_scores.json``. Table 1 configs train on the slice dataset of the active profile; AFTer-SAM
-configs (``model: aftersam``) on volumes through :mod:`sambook.train.volumes`, scored with per-class 3D Dice.
+for volume models, ``volume_scores.json``. Table 1 configs (and the 2D baselines) train on the slice dataset of the
+active profile; AFTer-SAM configs (``model: aftersam``) on volumes through :mod:`sambook.train.volumes`, the volume
+baselines and the prompted AFTer-SAM through :mod:`sambook.train.baselines`, all scored with per-class 3D Dice.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import yaml
 
 from sambook.atomic import atomic_path
 from sambook.build import build_model
-from sambook.config import TrainConfig, load_config
+from sambook.config import VOLUME_MODELS, TrainConfig, load_config
 from sambook.datasets.slices import load_slice_splits
 from sambook.profiles import get_profile
+from sambook.train.baselines import score_volume_model, train_volume_model
 from sambook.train.loop import STATE, evaluate, fit, fit_arguments, load_model_state, seed_everything
 from sambook.train.volumes import load_volumes, score_run_volumes, split_cases, train_aftersam
 
@@ -42,8 +44,9 @@ def train(cfg: TrainConfig, out: Path, *, resume: bool = False, progress: bool =
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / CONFIG) as tmp:
         tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    if cfg.model == "aftersam":
-        _, history, scores = train_aftersam(cfg, out, resume=resume, progress=progress)
+    if cfg.model in VOLUME_MODELS:
+        trainer = train_aftersam if cfg.model == "aftersam" else train_volume_model
+        _, history, scores = trainer(cfg, out, resume=resume, progress=progress)
         print(
             f"3D Dice on {len(scores['per_case'])} test volumes: "
             + ", ".join(f"class {k} {v:.1f} %" for k, v in scores["mean_per_class"].items())
@@ -78,9 +81,10 @@ def load_run(run_dir: Path) -> tuple[TrainConfig, torch.nn.Module]:
 def evaluate_run(run_dir: Path) -> dict:
     """Scores of a run on its test split: Dice and HD95 per slice (Table 1 models) or 3D Dice (AFTer-SAM)."""
     cfg, model = load_run(run_dir)
-    if cfg.model == "aftersam":
+    if cfg.model in VOLUME_MODELS:
         volumes = load_volumes(cfg)
         _, test_cases = split_cases(len(volumes.case_ids), seed=cfg.seed)
-        return {"model": cfg.model, **score_run_volumes(model, volumes, test_cases, cfg)}
+        score = score_run_volumes if cfg.model == "aftersam" else score_volume_model
+        return {"model": cfg.model, **score(model, volumes, test_cases, cfg)}
     scores = evaluate(model, datasets(cfg)["test"], batch_size=cfg.batch_size, classes=classes_of(cfg))
     return {"model": cfg.model, **scores}
