@@ -222,3 +222,14 @@ def test_the_3d_path_end_to_end(tmp_path):
     assert prediction.shape == volumes.labels[0].shape and prediction.max() <= 3
     _, _, again = train_volume_model(cfg, tmp_path / "again", progress=False, volumes=volumes)
     assert again == scores  # seeded: the same run twice
+
+
+def test_baseline_parameter_counts_quote_table3_and_count_the_built_model():
+    from sambook.estimate.params import baseline_parameters, format_baseline_table
+
+    rows = {r["model"]: r for r in baseline_parameters(width=12, image_size=64)}
+    model = build_model({"model": "unetr", "num_classes": 1, "width": 12, "image_size": 64, "lambda_iou": 0})
+    assert rows["unetr"]["all"] == sum(p.numel() for p in model.parameters())
+    assert rows["unetr"]["paper"] == (93, 93, 100) and rows["swin_unetr"]["paper"] == (43, 43, 100)
+    assert rows["unetr"]["unused"] > 0 and rows["unet"]["unused"] == 0
+    assert "Trans-Unet: 93M / 93M / 100%" in format_baseline_table(list(rows.values()))
