@@ -15,7 +15,13 @@ from pathlib import Path
 
 from torch import nn
 
-from sambook.config import PretrainConfig, TrainConfig, config_from_dict, pretrain_config_from_dict
+from sambook.config import (
+    BASELINE_NETWORKS,
+    PretrainConfig,
+    TrainConfig,
+    config_from_dict,
+    pretrain_config_from_dict,
+)
 from sambook.config_io import read_yaml
 from sambook.errors import ConfigError
 from sambook.profiles import Profile
@@ -83,6 +89,35 @@ def _aftersam(cfg: TrainConfig, verbose: bool) -> nn.Module:
     )
 
 
+def _aftersam_prompted(cfg: TrainConfig, verbose: bool) -> nn.Module:
+    from sambook.models.prompted import PromptedAfterSAM
+
+    return PromptedAfterSAM(_aftersam(cfg, verbose), prompt=cfg.prompt, prompt_encoder=cfg.prompt_encoder)
+
+
+def _baseline(network: str, layout: str) -> Callable[[TrainConfig, bool], nn.Module]:
+    """The factory of one MONAI baseline (:mod:`sambook.models.baselines`), trained from scratch."""
+
+    def factory(cfg: TrainConfig, verbose: bool) -> nn.Module:
+        from sambook.models.baselines import build_baseline
+
+        if cfg.lambda_iou:
+            raise ConfigError(f"model {cfg.model}: the baselines predict no IoU; set lambda_iou: 0")
+        model = build_baseline(
+            network,
+            layout,
+            num_classes=cfg.num_classes,
+            width=cfg.width,
+            image_size=cfg.image_size,
+            patch_size=cfg.patch_3d,
+        )
+        if verbose:
+            print(f"{cfg.model}: MONAI {type(model.net).__name__}, width {cfg.width}, random initialisation")
+        return model
+
+    return factory
+
+
 def _pretrain(cfg, verbose: bool) -> nn.Module:
     from sambook.models.pretext_sam import PretrainSAM
 
@@ -96,7 +131,14 @@ MODEL_KINDS: dict[str, Callable[..., nn.Module]] = {
     "cmaa": _cmaa,  # CMAA Table 1: two branches fused by cross-modality adapters
     "aftersam": _aftersam,  # AFTer-SAM (fusion_blocks: 0 is its 2D baseline)
     "pretrain": _pretrain,  # the book's mini SAM with its pretext head (chapter `foundation_model`)
+    "aftersam_prompted": _aftersam_prompted,  # AFTer-SAM Table 3: prompts from the middle slice's ground truth
 }
+# Chapter `how_it_compares`: MONAI baselines on the Table 1 slices (unet, ...), on volumes slice by slice
+# (unet_per_slice, ...) and in 3D (unet_3d, ...).
+for _network in BASELINE_NETWORKS:
+    MODEL_KINDS[_network] = _baseline(_network, "slices")
+    MODEL_KINDS[f"{_network}_per_slice"] = _baseline(_network, "per_slice")
+    MODEL_KINDS[f"{_network}_3d"] = _baseline(_network, "3d")
 
 
 def resolve_config(config: Config, profile: Profile | None = None):

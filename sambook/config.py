@@ -17,6 +17,18 @@ from sambook.config_io import read_yaml
 from sambook.errors import ConfigError
 from sambook.profiles import Profile, get_profile
 
+#: MONAI baselines (chapter `how_it_compares`; sambook.models.baselines): each a kind on the Table 1 slices
+#: (``unet``), on volumes slice by slice (``unet_per_slice``) and in 3D (``unet_3d``).
+BASELINE_NETWORKS = ("unet", "attention_unet", "swin_unetr", "unetr")
+BASELINE_MODELS = frozenset(f"{n}{layout}" for n in BASELINE_NETWORKS for layout in ("", "_per_slice", "_3d"))
+#: Kinds that train on volumes (their epochs default to the profile's ``volume_epochs``).
+VOLUME_MODELS = frozenset(
+    {"aftersam", "aftersam_prompted"}
+    | {f"{n}_per_slice" for n in BASELINE_NETWORKS}
+    | {f"{n}_3d" for n in BASELINE_NETWORKS}
+)
+PROMPTS = ("none", "box", "point", "points3")  # AFTer-SAM Table 3 (sambook.datasets.prompts); text: not reproducible
+
 
 @dataclass
 class TrainConfig:
@@ -58,15 +70,20 @@ class TrainConfig:
     groups_per_volume: int = 1  # slice groups drawn per volume and epoch (paper: 1)
     elastic: bool = True  # MONAI elastic deformation of each group (paper); excludes the cache
     cache: bool = False  # frozen-feature cache (sambook.models.feature_cache); needs elastic: false
+    # Baselines and the prompt ablation (chapter `how_it_compares`); None takes the profile's value.
+    width: int | None = None  # w of the MONAI baselines (sambook.models.baselines)
+    patch_3d: tuple[int, int, int] | None = None  # (D, H, W) patch / sliding window of the 3D baselines
+    prompt: str = "none"  # aftersam_prompted: none | box | point | points3, from the middle slice's ground truth
+    prompt_encoder: str = "trained"  # aftersam_prompted: trained | frozen sparse-prompt embeddings
     estimate: dict | None = None  # informational: `python -m sambook estimate` figures (configs/gpu/); not read
 
     def resolved(self, profile: Profile | None = None) -> TrainConfig:
         """A copy with every profile-dependent field filled in."""
         profile = profile or get_profile()
-        volumes = self.model == "aftersam"
+        volumes = self.model in VOLUME_MODELS
         defaults = {
             "backbone": profile.backbone,
-            "image_size": profile.image_size,
+            "image_size": profile.baseline_image_size if self.model in BASELINE_MODELS else profile.image_size,
             "adapter_blocks": profile.adapter_blocks,
             "batch_size": profile.batch_size,
             "epochs": profile.volume_epochs if volumes else profile.epochs,
@@ -77,9 +94,12 @@ class TrainConfig:
             "fusion_blocks": profile.fusion_blocks,
             "fusion_heads": profile.fusion_heads,
             "lora_rank": profile.lora_rank,
+            "width": profile.baseline_width,
+            "patch_3d": profile.patch_3d,
         }
         resolved = dataclasses.replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
         resolved.betas = tuple(resolved.betas)
+        resolved.patch_3d = tuple(resolved.patch_3d)
         check_train_config(resolved)  # a config object made in code is checked like a file
         return resolved
 
@@ -254,6 +274,15 @@ def config_from_dict(data: dict, source: str = "config") -> TrainConfig:
     cfg = TrainConfig(**data)
     cfg.betas = tuple(cfg.betas)
     check_train_config(cfg, source)
+    if cfg.prompt not in PROMPTS:
+        raise ConfigError(
+            f"{source}: unknown prompt {cfg.prompt!r}; choose one of {PROMPTS} (text prompts: see chapter "
+            "`how_it_compares`)"
+        )
+    if cfg.prompt != "none" and cfg.model != "aftersam_prompted":
+        raise ConfigError(f"{source}: prompt {cfg.prompt!r} needs model aftersam_prompted, not {cfg.model!r}")
+    if cfg.prompt_encoder not in ("trained", "frozen"):
+        raise ConfigError(f"{source}: prompt_encoder must be trained or frozen, got {cfg.prompt_encoder!r}")
     return cfg
 
 

@@ -42,6 +42,13 @@ class Profile:
     fusion_heads: int  # M (paper: 8)
     lora_rank: int
     volume_epochs: int  # paper: 550
+    # Chapter `how_it_compares` — non-SAM baselines (sambook.models.baselines) and the prompt ablation.
+    baseline_width: int  # w: MONAI networks' base width (UNet channels w..16w, SwinUNETR feature_size w: 12k)
+    baseline_image_size: int  # in-plane side of every model of the comparison (SwinUNETR needs >= 64)
+    patch_3d: tuple[int, int, int]  # (D, H, W) training patch and sliding window of the 3D baselines
+    compare_seeds: int  # seeds per model in the comparison tables (mean ± sd)
+    compare_items_per_volume: int  # slice groups / 3D patches per volume and epoch in the comparison (paper: 1)
+    compare_volume_epochs: int  # epochs of every volume model in the comparison (baselines, prompt ablation)
     # Chapter `training_runs` — fake-tensor estimates (sambook.estimate): backbone, sizes for inference and training.
     estimate_backbone: str = "vit_b"
     estimate_size: int = 1024
@@ -68,6 +75,12 @@ PROFILES: dict[str, Profile] = {
         fusion_heads=2,
         lora_rank=2,
         volume_epochs=1,
+        baseline_width=12,
+        baseline_image_size=64,
+        patch_3d=(32, 64, 64),
+        compare_seeds=1,
+        compare_items_per_volume=1,
+        compare_volume_epochs=1,
         estimate_backbone="mini",
         estimate_size=128,
         estimate_train_size=64,
@@ -90,6 +103,12 @@ PROFILES: dict[str, Profile] = {
         fusion_heads=4,
         lora_rank=4,
         volume_epochs=40,
+        baseline_width=12,
+        baseline_image_size=64,
+        patch_3d=(32, 64, 64),
+        compare_seeds=3,
+        compare_items_per_volume=2,
+        compare_volume_epochs=8,
         estimate_backbone="vit_b",
         estimate_size=1024,
         estimate_train_size=256,
@@ -112,6 +131,12 @@ PROFILES: dict[str, Profile] = {
         fusion_heads=8,
         lora_rank=4,
         volume_epochs=550,
+        baseline_width=48,
+        baseline_image_size=256,
+        patch_3d=(64, 128, 128),
+        compare_seeds=3,
+        compare_items_per_volume=1,
+        compare_volume_epochs=550,
         estimate_backbone="vit_b",
         estimate_size=1024,
         estimate_train_size=256,

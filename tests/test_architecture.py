@@ -14,14 +14,21 @@ import torch
 import yaml
 
 from sambook.build import MODEL_KINDS, build_model, resolve_config
-from sambook.config import TrainConfig
+from sambook.config import BASELINE_NETWORKS, TrainConfig
 from sambook.estimate.configs import setting
 from sambook.estimate.trace import build as estimator_build
 from sambook.profiles import PROFILES
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = sorted((ROOT / "configs").glob("*.yaml")) + sorted((ROOT / "configs" / "gpu").glob("*.yaml"))
+CONFIGS = [
+    *sorted((ROOT / "configs").glob("*.yaml")),
+    *sorted((ROOT / "configs" / "gpu").glob("*.yaml")),
+    *sorted((ROOT / "configs" / "baselines").glob("*.yaml")),
+]
 TRAINING_CONFIGS = [p for p in CONFIGS if not p.name.startswith("pretrain")]
+#: Kinds the estimator does not trace: it sizes the papers' SAM runs (configs/gpu/); the MONAI baselines and the
+#: prompt ablation (chapter `how_it_compares`) have no GPU config, and their inputs are not the estimator's.
+UNTRACED = {"aftersam_prompted", *(f"{n}{s}" for n in BASELINE_NETWORKS for s in ("", "_per_slice", "_3d"))}
 
 #: The reader's order: a module may import from its own stage or an earlier one, never from a later one.
 STAGES = [
@@ -65,6 +72,8 @@ def test_every_shipped_config_builds_through_the_one_builder():
 @pytest.mark.parametrize("path", TRAINING_CONFIGS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_the_estimator_traces_the_model_that_trains(path):
     cfg = resolve_config(path, PROFILES["ci"])
+    if cfg.model in UNTRACED:
+        pytest.skip(f"{cfg.model}: not traced by the estimator (see UNTRACED)")
     keys = {**cfg.to_dict(), "checkpoint": None}
     with torch.device("meta"):
         trained = build_model(keys, profile=PROFILES["ci"])

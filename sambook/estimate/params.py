@@ -74,3 +74,43 @@ def format_table(rows: list[dict]) -> str:
         theirs = f" | {paper[0]:>8.1f}M {paper[1]:>8.2f}M {paper[2]:>7.2f}%" if paper else " | (no paper figure)"
         lines.append(ours + theirs)
     return "\n".join(lines)
+
+
+#: Table 3 of the CMAA paper for its two non-SAM baselines (millions): all, trained, percent — beside the MONAI
+#: network the book trains in their place (chapter `how_it_compares`).
+PAPER_TABLE3_BASELINES = {"unetr": ("Trans-Unet", (93, 93, 100)), "swin_unetr": ("Swin-Unet", (43, 43, 100))}
+
+
+def baseline_parameters(width: int = 48, image_size: int = 256) -> list[dict]:
+    """Parameters of the 2D MONAI baselines on the Table 1 input (4 modalities, one output map), all trained from
+    scratch; ``unused``: MONAI's ViT blocks build a cross-attention norm that nothing calls (counted in ``all``)."""
+    from sambook.config import BASELINE_NETWORKS
+
+    rows = []
+    for name in BASELINE_NETWORKS:
+        model = build_model(
+            {"model": name, "num_classes": 1, "width": width, "image_size": image_size, "lambda_iou": 0}
+        )
+        named = dict(model.named_parameters())
+        paper = PAPER_TABLE3_BASELINES.get(name)
+        rows.append(
+            {
+                "model": name,
+                "all": sum(p.numel() for p in named.values()),
+                "trainable": sum(p.numel() for p in named.values() if p.requires_grad),
+                "unused": sum(p.numel() for n, p in named.items() if "norm_cross_attn" in n),
+                "paper_method": paper[0] if paper else None,
+                "paper": paper[1] if paper else None,
+            }
+        )
+    return rows
+
+
+def format_baseline_table(rows: list[dict]) -> str:
+    lines = [f"{'model (ours, MONAI 2D)':24s} {'All':>12s} {'Training':>12s} | paper (CMAA Table 3)"]
+    for r in rows:
+        ours = f"{r['model']:24s} {r['all']:>12,d} {r['trainable']:>12,d}"
+        paper = r["paper"]
+        theirs = f"{r['paper_method']}: {paper[0]}M / {paper[1]}M / {paper[2]}%" if paper else "(no paper row)"
+        lines.append(f"{ours} | {theirs}")
+    return "\n".join(lines)

@@ -38,8 +38,13 @@ class PromptFreeDecoder(nn.Module):
         self.mask_decoder = mask_decoder
         self.num_classes = num_classes
 
-    def forward(self, embeddings: torch.Tensor, output_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """embeddings (B, C, h, w) -> logits (B, num_classes, H, W) at ``output_size``, IoU predictions (B, K)."""
+    def forward(
+        self, embeddings: torch.Tensor, output_size: tuple[int, int], sparse: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """embeddings (B, C, h, w) -> logits (B, num_classes, H, W) at ``output_size``, IoU predictions (B, K).
+
+        ``sparse``: optional prompt tokens (B, P, C), appended to the output tokens as in SAM's ``predict_masks``
+        (the prompt ablation of chapter `how_it_compares`; :mod:`sambook.models.prompted`)."""
         decoder = self.mask_decoder
         batch = embeddings.shape[0]
         dense = self.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)  # (1, C, 1, 1)
@@ -47,6 +52,8 @@ class PromptFreeDecoder(nn.Module):
         pos = self.prompt_encoder.get_dense_pe().expand(batch, -1, -1, -1)  # (B, C, h, w)
         tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)  # (1 + T, C)
         tokens = tokens.unsqueeze(0).expand(batch, -1, -1)  # (B, 1 + T, C)
+        if sparse is not None:
+            tokens = torch.cat([tokens, sparse.to(tokens.dtype)], dim=1)  # (B, 1 + T + P, C)
 
         hs, src = decoder.transformer(src, pos, tokens)  # (B, 1 + T, C), (B, h*w, C)
         b, c, h, w = embeddings.shape

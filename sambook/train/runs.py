@@ -3,8 +3,10 @@
 
 A run folder holds the resolved ``config.yaml``, ``run.json`` (the profile and data root it was trained on, and the
 resumable changes made when resuming), the loop's ``state.pt``, ``metrics.csv``/``metrics.json`` and, for AFTer-SAM,
-``volume_scores.json``. Table 1 configs train on the slice dataset of the active profile; AFTer-SAM configs
-(``model: aftersam``) on volumes through :mod:`sambook.train.volumes`, scored with per-class 3D Dice.
+``volume_scores.json`` for volume models. Table 1 configs (and the 2D baselines) train on the slice dataset of
+the active profile; AFTer-SAM configs (``model: aftersam``) on volumes through :mod:`sambook.train.volumes`, the
+volume baselines and the prompted AFTer-SAM through :mod:`sambook.train.baselines`, all scored with per-class 3D
+Dice.
 
 A run is never lost: training into a folder that holds one is refused unless ``resume`` (the same config, except the
 keys in :data:`RESUMABLE`) or ``overwrite`` is asked for; the folder appears only once the config, the checkpoint and
@@ -22,13 +24,14 @@ import torch
 
 from sambook.atomic import atomic_path
 from sambook.build import build_model
-from sambook.config import TrainConfig, check_dataset_classes, load_config
+from sambook.config import VOLUME_MODELS, TrainConfig, check_dataset_classes, load_config
 from sambook.config_io import write_yaml
 from sambook.datasets.slices import load_slice_splits
 from sambook.errors import RunError
 from sambook.models.checkpoint import resolve_checkpoint
 from sambook.paths import data_root
 from sambook.profiles import get_profile
+from sambook.train.baselines import score_volume_model, train_volume_model
 from sambook.train.loop import STATE, evaluate, fit, fit_arguments, load_model_state, load_state, seed_everything
 from sambook.train.volumes import load_volumes, score_run_volumes, split_cases, train_aftersam
 
@@ -136,8 +139,8 @@ def train(
     # Everything that can fail on a bad input, before the folder is touched: the checkpoint, the data, the model.
     resolve_checkpoint(cfg.backbone, cfg.checkpoint)
     seed_everything(cfg.seed)  # the model's fresh weights (and a random-init encoder) depend on it
-    if cfg.model == "aftersam":
-        volumes = load_volumes(cfg)  # the model is built by train_aftersam, after its split
+    if cfg.model in VOLUME_MODELS:
+        volumes = load_volumes(cfg)  # the model is built by the volume trainer, after its split
     else:
         data = datasets(cfg)
         model = build_model(cfg, verbose=True)
@@ -147,8 +150,9 @@ def train(
     try:
         out.mkdir(parents=True, exist_ok=True)
         _start(cfg, out, changes, resume=resume)
-        if cfg.model == "aftersam":
-            _, history, scores = train_aftersam(cfg, out, resume=resume, progress=progress, volumes=volumes)
+        if cfg.model in VOLUME_MODELS:
+            trainer = train_aftersam if cfg.model == "aftersam" else train_volume_model
+            _, history, scores = trainer(cfg, out, resume=resume, progress=progress, volumes=volumes)
             print(
                 f"3D Dice on {len(scores['per_case'])} test volumes: "
                 + ", ".join(f"class {k} {v:.1f} %" for k, v in scores["mean_per_class"].items())
@@ -213,9 +217,10 @@ def load_run(run_dir: Path, *, current_data: bool = False) -> tuple[TrainConfig,
 def evaluate_run(run_dir: Path, *, current_data: bool = False) -> dict:
     """Scores of a run on its test split: Dice and HD95 per slice (Table 1 models) or 3D Dice (AFTer-SAM)."""
     cfg, model = load_run(run_dir, current_data=current_data)
-    if cfg.model == "aftersam":
+    if cfg.model in VOLUME_MODELS:
         volumes = load_volumes(cfg)
         _, test_cases = split_cases(len(volumes.case_ids), seed=cfg.seed)
-        return {"model": cfg.model, **score_run_volumes(model, volumes, test_cases, cfg)}
+        score = score_run_volumes if cfg.model == "aftersam" else score_volume_model
+        return {"model": cfg.model, **score(model, volumes, test_cases, cfg)}
     scores = evaluate(model, datasets(cfg)["test"], batch_size=cfg.batch_size, classes=classes_of(cfg))
     return {"model": cfg.model, **scores}

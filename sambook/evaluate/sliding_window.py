@@ -1,0 +1,47 @@
+"""Whole-volume inference of the 3D baselines by sliding windows (chapter `how_it_compares`).
+
+MONAI's ``sliding_window_inference`` tiles the volume with windows of the training patch size (overlap 25 %,
+Gaussian-weighted blending of the overlapping logits), zero-padding where the volume is smaller than a window; the
+label map is the arg-max over classes (or logit > 0 for one output map), scored with the same
+:func:`~sambook.evaluate.volumes.dice_3d` as AFTer-SAM.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from monai.inferers import sliding_window_inference
+
+from sambook.datasets.volumes import VolumeSet
+from sambook.evaluate.volumes import dice_3d
+
+
+def label_map(logits: torch.Tensor) -> torch.Tensor:
+    """Logits (B, K, ...) -> labels (B, ...): arg-max over K, or logit > 0 for K = 1."""
+    return (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1)
+
+
+@torch.no_grad()
+def predict_volume_3d(
+    model: torch.nn.Module, volume: np.ndarray, *, patch: tuple[int, int, int], overlap: float = 0.25
+) -> np.ndarray:
+    """The label map (D, S, S) of a 3D model over ``volume`` (D, S, S)."""
+    model.eval()
+    device = next(model.parameters()).device
+    x = torch.from_numpy(volume)[None, None].float().to(device)
+    logits = sliding_window_inference(
+        x, roi_size=tuple(patch), sw_batch_size=2, predictor=lambda p: model(p)[0], overlap=overlap, mode="gaussian"
+    )
+    return label_map(logits)[0].cpu().numpy().astype(np.uint8)
+
+
+def score_label_maps(predictions: dict[int, np.ndarray], volumes: VolumeSet, num_classes: int) -> dict:
+    """Per-class 3D Dice (%) of predicted label maps (by case index) and their means, as
+    :func:`~sambook.evaluate.volumes.score_volumes` reports them."""
+    classes = tuple(range(1, num_classes))
+    per_case = {
+        volumes.case_ids[c]: {str(k): v for k, v in dice_3d(pred, volumes.labels[c], classes).items()}
+        for c, pred in predictions.items()
+    }
+    means = {str(k): float(np.mean([s[str(k)] for s in per_case.values()])) for k in classes}
+    return {"per_case": per_case, "mean_per_class": means, "mean": float(np.mean(list(means.values())))}
