@@ -6,8 +6,9 @@ N_f = 1):
     a_n = d - N_f · (floor(N_A / 2) - n),   n = 0 .. N_A,   clamped to [0, D - 1]
 
 The paper is silent about the edges; the book clamps (the first slice repeats below the volume, the last above),
-never wraps around. The model predicts the middle slice of each group (n = floor(N_A / 2)); sliding d over the
-volume gives the 3D prediction.
+never wraps around. The model predicts the middle slice of each group, n = floor(N_A / 2) (:func:`middle_index`, used
+by the datasets and the model alike, so that for odd N_A too the label is slice d's and so are the kept tokens);
+sliding d over the volume gives the 3D prediction.
 
 On the phantom the volumes are the registered cases of chapter `registration`, one modality (FLAIR by default),
 z-scored over the
@@ -31,9 +32,15 @@ from sambook.datasets.slices import normalise, registered_phantom, resize_slice
 from sambook.profiles import Profile, get_profile
 
 
+def middle_index(slices: int) -> int:
+    """The position in a group of ``slices`` = N_A + 1 slices of the slice the group is centred on: floor(N_A / 2).
+    For odd N_A the group has one more slice above d than below it."""
+    return (slices - 1) // 2
+
+
 def neighbour_indices(d: int, depth: int, neighbours: int, interval: int) -> list[int]:
     """Slice indices of the group centred on ``d`` (N_A = ``neighbours``, N_f = ``interval``), clamped."""
-    half = neighbours // 2
+    half = middle_index(neighbours + 1)
     return [min(max(d - interval * (half - n), 0), depth - 1) for n in range(neighbours + 1)]
 
 
