@@ -22,13 +22,14 @@ def predict_volume(
 ) -> np.ndarray:
     """Slide over every slice of ``volume`` (D, S, S) and return the predicted label map (D, S, S)."""
     model.eval()
+    device = next(model.parameters()).device
     out = []
     for start in range(0, len(volume), batch_size):
         groups = np.stack(
             [group(volume, d, neighbours, interval) for d in range(start, min(start + batch_size, len(volume)))]
         )
-        logits = model(torch.from_numpy(groups)[:, :, None])[0]
-        out.append((logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1))
+        logits = model(torch.from_numpy(groups)[:, :, None].to(device))[0]
+        out.append(((logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1)).cpu())
     return torch.cat(out).numpy().astype(np.uint8)
 
 

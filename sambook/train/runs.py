@@ -1,14 +1,17 @@
-"""Runs: train a config into a run folder, and load a run back (chapters `fusing_modalities` and
-`aftersam_volumes`; the commands ``train`` and ``evaluate`` in :mod:`sambook.commands`).
+"""Runs: train a config into a run folder, and load a run back (chapters `fusing_modalities` and `aftersam_volumes`; the
+commands ``train`` and ``evaluate`` in :mod:`sambook.commands`).
 
-A run folder holds the resolved ``config.yaml``, the loop's ``state.pt``, ``metrics.csv``/``metrics.json`` and,
-for AFTer-SAM, ``volume_scores.json``. Table 1 configs train on the slice dataset of the active profile; AFTer-SAM
-configs (``model: aftersam``) on volumes through :mod:`sambook.train.volumes`, scored with per-class 3D Dice.
+A run folder holds the resolved ``config.yaml``, the loop's ``state.pt`` (and ``best.pt`` with ``report_epoch:
+validation``), ``metrics.csv``/``metrics.json`` (validation scores per epoch) and the test scores of the reported epoch,
+scored once after training: ``test_scores.json`` (Table 1) or ``volume_scores.json`` (AFTer-SAM). Table 1 configs train
+on the slice dataset of the active profile; AFTer-SAM configs (``model: aftersam``) on volumes through
+:mod:`sambook.train.volumes`, scored with per-class 3D Dice.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import torch
@@ -19,17 +22,27 @@ from sambook.build import build_model
 from sambook.config import TrainConfig, load_config
 from sambook.datasets.slices import load_slice_splits
 from sambook.profiles import get_profile
-from sambook.train.loop import STATE, evaluate, fit, fit_arguments, load_model_state, seed_everything
+from sambook.train.loop import (
+    BEST,
+    STATE,
+    evaluate,
+    fit,
+    fit_arguments,
+    load_model_state,
+    reported_epoch,
+    seed_everything,
+)
 from sambook.train.volumes import load_volumes, score_run_volumes, split_cases, train_aftersam
 
 CONFIG = "config.yaml"
+TEST_SCORES = "test_scores.json"
 
 
 def datasets(cfg: TrainConfig) -> dict:
-    """Train/test slice datasets for a resolved config (its image size and split)."""
+    """Train/validation/test slice datasets for a resolved config (its image size, split and validation share)."""
     profile = dataclasses.replace(get_profile(), image_size=cfg.image_size)
     regions = "whole" if cfg.num_classes == 1 else "subregions"
-    return load_slice_splits(profile, split=cfg.split, regions=regions)
+    return load_slice_splits(profile, split=cfg.split, regions=regions, val_share=cfg.val_share)
 
 
 def classes_of(cfg: TrainConfig) -> tuple[int, ...]:
@@ -52,26 +65,33 @@ def train(cfg: TrainConfig, out: Path, *, resume: bool = False, progress: bool =
         return history
     data = datasets(cfg)
     seed_everything(cfg.seed)  # the model's fresh weights (and a random-init encoder) depend on it
-    return fit(
-        build_model(cfg, verbose=True),
+    model = build_model(cfg, verbose=True)
+    history = fit(
+        model,
         data["train"],
-        data["test"],
+        data["val"] if len(data["val"]) else None,
         out=out,
         resume=resume,
         classes=classes_of(cfg),
         progress=progress,
         **fit_arguments(cfg),
     )
+    scores = evaluate(model, data["test"], batch_size=cfg.batch_size, classes=classes_of(cfg))
+    scores = {"report_epoch": cfg.report_epoch, "epoch": reported_epoch(history, cfg.report_epoch), **scores}
+    with atomic_path(out / TEST_SCORES) as tmp:
+        tmp.write_text(json.dumps(scores, indent=1))
+    return history
 
 
 def load_run(run_dir: Path) -> tuple[TrainConfig, torch.nn.Module]:
     """The config and trained model of a run folder (any model kind), its state loaded strictly."""
     cfg = load_config(run_dir / CONFIG)
     model = build_model(cfg)
-    state = torch.load(run_dir / STATE, map_location="cpu", weights_only=False)["model"]
+    weights = run_dir / (BEST if cfg.report_epoch == "validation" else STATE)  # the reported epoch's
+    state = torch.load(weights, map_location="cpu", weights_only=False)["model"]
     if cfg.cache:  # trained through FromFeatures: keys carry its "model." prefix
         state = {k.removeprefix("model."): v for k, v in state.items()}
-    load_model_state(model, state, run_dir / STATE)
+    load_model_state(model, state, weights)
     return cfg, model
 
 
