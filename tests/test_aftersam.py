@@ -239,3 +239,15 @@ def test_elastic_groups_repeat_under_a_seed():
 
     assert torch.equal(draw(3), draw(3))
     assert not torch.equal(draw(3), draw(4))
+
+
+def test_a_config_asking_other_heads_of_sam_derived_blocks_is_refused():
+    from sambook.build import build_model
+    from sambook.config import TrainConfig
+    from sambook.profiles import PROFILES
+
+    keys = {"model": "aftersam", "backbone": "mini", "image_size": 32, "checkpoint": None, "num_classes": 4}
+    assert TrainConfig(**keys).resolved(PROFILES["gpu"]).fusion_heads is None  # the profile's M is for fresh blocks
+    assert TrainConfig(**keys, fresh=True).resolved(PROFILES["gpu"]).fusion_heads == 8
+    with pytest.raises(ConfigError, match="fusion_heads 8: SAM-derived fusion blocks keep SAM's 4 heads"):
+        build_model({**keys, "fusion_heads": 8}, profile=PROFILES["ci"])
