@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -228,10 +229,11 @@ def test_the_cosine_schedule_has_a_floor_and_the_last_epoch_trains(tmp_path):
         rates.append(optimizer.param_groups[0]["lr"])
         optimizer.step()
         scheduler.step()
-    assert rates[0] == pytest.approx(0.1) and rates[-1] == pytest.approx(0.1 / 100)  # lr/100 in the last epoch
-    assert all(a > b for a, b in zip(rates, rates[1:]))
+    floor = 0.1 / 100  # the default: lr / 100
+    cosine = [floor + (0.1 - floor) * (1 + math.cos(math.pi * e / 5)) / 2 for e in range(5)]
+    assert rates == pytest.approx(cosine) and rates[-1] > floor and all(a > b for a, b in zip(rates, rates[1:]))
     history = fit(_model(), Squares(), None, out=tmp_path, epochs=3, batch_size=8, lr=0.1, min_lr=0.01, progress=False)
-    assert [row["lr"] for row in history] == pytest.approx([0.1, 0.055, 0.01])  # the rate each epoch trained with
+    assert [row["lr"] for row in history] == pytest.approx([0.1, 0.0775, 0.0325])  # the rate each epoch trained with
 
 
 def test_validation_split_is_seeded_and_keeps_patients_apart():

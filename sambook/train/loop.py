@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import random
 import time
 from collections.abc import Callable
@@ -92,16 +91,13 @@ def make_optimizer(
 def make_scheduler(
     optimizer: torch.optim.Optimizer, *, epochs: int, lr: float, schedule: dict | None, min_lr: float | None = None
 ) -> torch.optim.lr_scheduler.LRScheduler:
-    """Per-epoch learning rate: cosine annealing from ``lr`` in the first epoch to the floor ``min_lr`` (default
-    lr / 100) in the last (``schedule=None``), or the AFTer-SAM paper's step, ``{"final_epochs": k, "final_lr": lr_k}``:
+    """Per-epoch learning rate: cosine annealing from ``lr`` towards the floor ``min_lr`` (default lr / 100), which
+    it would reach one epoch after the last, so that every epoch trains with more than the floor (``schedule=None``;
+    ``min_lr=0`` is the plain cosine to 0), or the AFTer-SAM paper's step, ``{"final_epochs": k, "final_lr": lr_k}``:
     ``lr`` until the last k epochs, ``lr_k`` during them."""
     if schedule is None:
         floor = lr / 100 if min_lr is None else min_lr
-        if epochs <= 1:
-            return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
-        return torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda epoch: (floor + (lr - floor) * (1 + math.cos(math.pi * epoch / (epochs - 1))) / 2) / lr
-        )
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1), eta_min=floor)
     unknown = set(schedule) - {"final_epochs", "final_lr"}
     if unknown:
         raise ValueError(f"unknown schedule keys {sorted(unknown)}; known: final_epochs, final_lr")
