@@ -117,7 +117,8 @@ def format_table(rows: list[dict]) -> str:
         printed = f"{method:12s} {all_:>4s} {training:>7s} {percent:>4s}"
         r = ours.get(method)
         if r is None:
-            lines.append(f"{printed:30s} | (not built in the book)")
+            note = "(paper: ViT-B; counted here on another backbone)" if method in PAPER_ROW.values() else None
+            lines.append(f"{printed:30s} | {note or '(not built in the book)'}")
             continue
         checks = (agrees(r["all"], all_), agrees(r["with_gradient"], training), agrees(r["percent"], percent))
         lines.append(
