@@ -86,6 +86,8 @@ def _aftersam(cfg: TrainConfig, verbose: bool) -> nn.Module:
         fresh=cfg.fresh,
         heads=cfg.fusion_heads,
         decoder_lora=cfg.decoder_lora,
+        axial=cfg.axial,
+        position=cfg.position_embedding,
     )
 
 
@@ -129,7 +131,7 @@ MODEL_KINDS: dict[str, Callable[..., nn.Module]] = {
     "sam": _single_modality,  # CMAA Table 1: one modality
     "early": _early_fusion,  # CMAA Table 1: the four modalities through one input convolution
     "cmaa": _cmaa,  # CMAA Table 1: two branches fused by cross-modality adapters
-    "aftersam": _aftersam,  # AFTer-SAM (fusion_blocks: 0 is its 2D baseline)
+    "aftersam": _aftersam,  # AFTer-SAM (2D baselines: fusion_blocks: 0, or the fair one axial: false)
     "pretrain": _pretrain,  # the book's mini SAM with its pretext head (chapter `foundation_model`)
     "aftersam_prompted": _aftersam_prompted,  # AFTer-SAM Table 3: prompts from the middle slice's ground truth
 }

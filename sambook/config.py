@@ -48,10 +48,13 @@ class TrainConfig:
     optimizer: str = "adamw"  # adamw (CMAA paper) | adam (AFTer-SAM paper)
     betas: tuple[float, float] = (0.9, 0.999)
     schedule: dict | None = None  # None: cosine; {final_epochs, final_lr}: the AFTer-SAM paper's step
+    min_lr: float | None = None  # the cosine schedule's floor (None: lr / 100), so the last epoch still trains
     lambda_dice: float = 1.0
     lambda_ce: float = 1.0
-    lambda_iou: float = 1.0
+    lambda_iou: float = 0.0  # SAM's IoU-prediction term; both papers train with Dice + CE only
     split: str = "patient"  # patient | slice
+    val_share: float = 0.2  # training patients held out for validation (seeded); the test split selects nothing
+    report_epoch: str = "last"  # last | validation: test scores of the last epoch or of the best validation epoch
     dtype: str = "auto"  # auto (bf16/fp16 autocast on GPU, fp32 on CPU) | fp32
     seed: int | None = None
     num_workers: int = 0
@@ -63,8 +66,10 @@ class TrainConfig:
     neighbours: int | None = None  # N_A
     interval: int | None = None  # N_f
     fusion_blocks: int | None = None  # L; 0 is the 2D baseline
-    fusion_heads: int | None = None  # M, for fresh fusion blocks
+    fusion_heads: int | None = None  # M, fresh fusion blocks only (SAM-derived blocks keep SAM's heads)
     fresh: bool = False  # new fusion blocks instead of SAM's last L blocks
+    axial: bool = True  # false: fusion blocks without attention across slices (the fair 2D baseline)
+    position_embedding: str = "factorised"  # factorised e_(h,w) + e_n | full e_((h,w),n) (the paper's table)
     lora_rank: int | None = None
     decoder_lora: bool = False  # Table 4: LoRA on the decoder instead of full fine-tuning
     groups_per_volume: int = 1  # slice groups drawn per volume and epoch (paper: 1)
@@ -88,11 +93,12 @@ class TrainConfig:
             "batch_size": profile.batch_size,
             "epochs": profile.volume_epochs if volumes else profile.epochs,
             "lr": profile.lr,
+            "min_lr": (self.lr or profile.lr) / 100,
             "seed": profile.seed,
             "neighbours": profile.neighbours,
             "interval": profile.interval,
             "fusion_blocks": profile.fusion_blocks,
-            "fusion_heads": profile.fusion_heads,
+            "fusion_heads": profile.fusion_heads if self.fresh else None,  # SAM-derived blocks: SAM's heads
             "lora_rank": profile.lora_rank,
             "width": profile.baseline_width,
             "patch_3d": profile.patch_3d,
@@ -283,6 +289,8 @@ def config_from_dict(data: dict, source: str = "config") -> TrainConfig:
         raise ConfigError(f"{source}: prompt {cfg.prompt!r} needs model aftersam_prompted, not {cfg.model!r}")
     if cfg.prompt_encoder not in ("trained", "frozen"):
         raise ConfigError(f"{source}: prompt_encoder must be trained or frozen, got {cfg.prompt_encoder!r}")
+    if cfg.report_epoch not in ("last", "validation"):
+        raise ConfigError(f"{source}: report_epoch {cfg.report_epoch!r}; choose last or validation")
     return cfg
 
 

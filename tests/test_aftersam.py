@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -10,9 +12,12 @@ from sambook.datasets.volumes import (
     AllGroups,
     GroupDataset,
     VolumeSet,
+    group,
+    middle_index,
     neighbour_indices,
     to_original_grid,
 )
+from sambook.errors import ConfigError
 from sambook.evaluate.volumes import dice_3d, predict_volume
 from sambook.models.aftersam import AfterSAM
 from sambook.models.feature_cache import CachedGroups, FeatureCache, FromFeatures
@@ -78,6 +83,77 @@ def test_the_middle_slice_is_the_one_returned():
     single = model.decoder(neck(model.encoder, model.frozen_features(x[:, 1])), (32, 32))[0]
     with torch.no_grad():
         torch.testing.assert_close(model(x).logits, single, atol=1e-5, rtol=1e-5)
+
+
+def _pair(neighbours=2, **baseline):
+    """AFTer-SAM and a 2D baseline on the same SAM weights (random mini SAM, seed 0)."""
+    torch.manual_seed(0)
+    sam = build_sam("mini", image_size=32)
+    after = AfterSAM(copy.deepcopy(sam), slices=neighbours + 1, fusion_blocks=2, rank=2, num_classes=4).eval()
+    options = baseline or {"fusion_blocks": 0}
+    options = {"fusion_blocks": 2, "rank": 2, **options}
+    return after, AfterSAM(copy.deepcopy(sam), slices=1, num_classes=4, **options).eval()
+
+
+@pytest.mark.parametrize("baseline", [{"fusion_blocks": 0}, {"axial": False}], ids=["sam", "fair"])
+def test_aftersam_starts_as_the_2d_baseline_on_the_middle_slice(baseline):
+    """Zero gate, zero position embedding, zero LoRA B: at initialisation AFTer-SAM's prediction for a group is the
+    2D baseline's for the group's middle slice, with the same weights."""
+    after, plain = _pair(neighbours=4, **baseline)
+    x = torch.randn(2, 5, 1, 32, 32)
+    with torch.no_grad():
+        out, reference = after(x), plain(x[:, 2:3])
+    torch.testing.assert_close(out.logits, reference.logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.iou, reference.iou, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("neighbours", range(1, 9))
+def test_the_middle_slice_for_every_group_size(neighbours):
+    """The dataset centres a group on slice d and the model keeps the tokens of slice d, for odd N_A too."""
+    slices, d = neighbours + 1, 6
+    assert neighbour_indices(d, 20, neighbours, 1)[middle_index(slices)] == d
+    model = _model(slices=slices, fresh=True, heads=4).eval()
+    for block in model.fusion.blocks:  # identity fusion blocks: the output is the decoding of the kept slice
+        for linear in (block.axial_proj, block.slice_proj, block.mlp[2]):
+            torch.nn.init.zeros_(linear.weight)
+            torch.nn.init.zeros_(linear.bias)
+    volume = np.random.default_rng(neighbours).normal(size=(12, 32, 32)).astype(np.float32)
+    x = torch.from_numpy(group(volume, d, neighbours, 1))[None, :, None]
+    with torch.no_grad():
+        single = model.decoder(neck(model.encoder, model.frozen_features(x[:, middle_index(slices)])), (32, 32))[0]
+        alone = model.decoder(
+            neck(model.encoder, model.frozen_features(torch.from_numpy(volume[d])[None, None])), (32, 32)
+        )[0]
+        torch.testing.assert_close(model(x).logits, single, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(single, alone)  # the kept slice is slice d
+
+
+@pytest.mark.parametrize("neighbours", range(1, 9))
+def test_volume_inference_is_not_shifted(neighbours):
+    """At initialisation AFTer-SAM's volume prediction is SAM's slice by slice: no slice moves, for every N_A."""
+    after, plain = _pair(neighbours=neighbours)
+    volume = np.random.default_rng(0).normal(size=(4, 32, 32)).astype(np.float32)
+    after_labels = predict_volume(after, volume, neighbours=neighbours, interval=1, batch_size=4)
+    plain_labels = predict_volume(plain, volume, neighbours=0, interval=1, batch_size=4)
+    assert len(np.unique(plain_labels)) > 1 and np.array_equal(after_labels, plain_labels)
+
+
+def test_the_fair_baseline_trains_everything_but_the_attention_across_slices():
+    after, fair = _pair(neighbours=2, axial=False)
+    trained = {n: tuple(p.shape) for n, p in after.named_parameters() if p.requires_grad}
+    baseline = {n: tuple(p.shape) for n, p in fair.named_parameters() if p.requires_grad}
+    across = {n for n in trained if ".axial_" in n or n == "fusion.pos_embed.axial"}
+    assert across and all("axial" in n for n in across)
+    assert baseline == {n: s for n, s in trained.items() if n not in across}
+    assert "fusion.pos_embed.spatial" in baseline and any(n.startswith("decoder.") for n in baseline)
+    assert any(".attn.qkv.lora_" in n and ".axial" not in n for n in baseline)  # the same in-slice LoRA
+
+
+def test_heads_of_sam_derived_blocks_are_sam_s():
+    with pytest.raises(ConfigError, match="keep SAM's 4 heads"):
+        _model(heads=8)
+    assert _model(heads=4).fusion.blocks[0].heads == 4  # the same value is accepted
+    assert _model(fresh=True, heads=2).fusion.blocks[0].heads == 2  # fresh blocks take M
 
 
 def _volumes(depth=7, size=32, cases=3):
@@ -163,3 +239,15 @@ def test_elastic_groups_repeat_under_a_seed():
 
     assert torch.equal(draw(3), draw(3))
     assert not torch.equal(draw(3), draw(4))
+
+
+def test_a_config_asking_other_heads_of_sam_derived_blocks_is_refused():
+    from sambook.build import build_model
+    from sambook.config import TrainConfig
+    from sambook.profiles import PROFILES
+
+    keys = {"model": "aftersam", "backbone": "mini", "image_size": 32, "checkpoint": None, "num_classes": 4}
+    assert TrainConfig(**keys).resolved(PROFILES["gpu"]).fusion_heads is None  # the profile's M is for fresh blocks
+    assert TrainConfig(**keys, fresh=True).resolved(PROFILES["gpu"]).fusion_heads == 8
+    with pytest.raises(ConfigError, match="fusion_heads 8: SAM-derived fusion blocks keep SAM's 4 heads"):
+        build_model({**keys, "fusion_heads": 8}, profile=PROFILES["ci"])

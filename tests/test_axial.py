@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,9 +12,11 @@ from torch import nn
 from sambook.models.axial import (
     AxialFusionBlock,
     AxialFusionTransformer,
+    PositionEmbedding,
     SamAxialBlock,
     axial_attention,
     multi_head_attention,
+    position_parameters,
     slice_attention,
 )
 from sambook.models.sam_core import build_sam
@@ -55,7 +59,7 @@ def test_block_is_equivariant_to_slice_permutation_without_position_embedding(se
     # with a position embedding the slices are told apart
     model = AxialFusionTransformer([block], slices=3, grid=(4, 5), dim=16)
     with torch.no_grad():
-        model.pos_embed.normal_()
+        model.pos_embed.axial.normal_()
     assert not torch.allclose(model(z)[:, perm], model(z[:, perm]), atol=1e-3)
 
 
@@ -68,21 +72,63 @@ def test_shapes_for_odd_and_even_groups(slices):
     assert model(z).shape == z.shape
 
 
-def test_sam_block_starts_as_the_block_when_slices_are_identical():
-    """With N copies of one slice, attention along the axis averages N equal values: it returns proj(V(LN(x)))
-    at every position, and the block then runs SAM's own block on x + that."""
+def test_sam_block_starts_as_the_block():
+    """At initialisation (gate γ = 0, LoRA's B = 0) the fusion block is SAM's block on every slice, whatever the
+    slices hold; once γ moves, the axial branch is on."""
     torch.manual_seed(1)
     sam = build_sam("mini", image_size=32)
     block = sam.image_encoder.blocks[5]
+    original = copy.deepcopy(block)
     fused = SamAxialBlock(block, rank=2)
-    x = torch.randn(1, 4, 4, 128)
-    z = x[:, None].expand(1, 3, 4, 4, 128).contiguous()
-    value = fused.axial_qkv(fused.norm_axial(x))[..., 2 * 128 :]  # the V third
-    expected = block(x + fused.axial_proj(value)).expand(3, 4, 4, 128)
-    torch.testing.assert_close(fused(z).reshape(3, 4, 4, 128), expected)
-    trainable = [n for n, p in fused.named_parameters() if p.requires_grad]
-    assert trainable and all("lora_" in n for n in trainable)
+    z = torch.randn(2, 3, 4, 4, 128)
+    torch.testing.assert_close(fused(z), original(z.reshape(6, 4, 4, 128)).reshape(2, 3, 4, 4, 128))
+    trainable = {n for n, p in fused.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n or n == "axial_gate" for n in trainable)
     assert any(n.startswith("axial_qkv") for n in trainable) and any(n.startswith("block.attn.qkv") for n in trainable)
+    assert fused.axial_gate.numel() == 128  # the gate costs C parameters per block
+    with torch.no_grad():
+        fused.axial_gate.fill_(1.0)
+    assert not torch.allclose(fused(z), original(z.reshape(6, 4, 4, 128)).reshape(2, 3, 4, 4, 128), atol=1e-3)
+
+
+def test_the_gate_receives_a_gradient_at_the_start():
+    torch.manual_seed(1)
+    fused = SamAxialBlock(build_sam("mini", image_size=32).image_encoder.blocks[5], rank=2)
+    fused(torch.randn(1, 3, 4, 4, 128)).square().mean().backward()
+    assert fused.axial_gate.grad.abs().sum() > 0  # so training can switch the axial branch on
+
+
+def test_sam_block_without_axial_attention_trains_only_the_in_slice_lora():
+    torch.manual_seed(1)
+    fused = SamAxialBlock(build_sam("mini", image_size=32).image_encoder.blocks[5], rank=2, axial=False)
+    trainable = {n for n, p in fused.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith("block.attn.qkv.lora_") for n in trainable)
+
+
+@pytest.mark.parametrize("kind", ["full", "factorised"])
+def test_position_embedding_counts_and_starts_at_zero(kind):
+    embedding = PositionEmbedding(kind, slices=9, grid=(4, 5), dim=16)
+    count = sum(p.numel() for p in embedding.parameters())
+    assert count == position_parameters(kind, slices=9, grid=(4, 5), dim=16)
+    assert count == (9 * 4 * 5 * 16 if kind == "full" else (4 * 5 + 9) * 16)
+    z = torch.randn(2, 9, 4, 5, 16)
+    assert torch.equal(embedding(z), z)
+    assert position_parameters(kind, slices=9, grid=(64, 64), dim=768) == (
+        28_311_552 if kind == "full" else 3_152_640
+    )  # the paper's size: 9 · 64 · 64 · 768 = 28.3M, or (64 · 64 + 9) · 768
+    in_slice = PositionEmbedding(kind, slices=9, grid=(4, 5), dim=16, across_slices=False)
+    assert [tuple(p.shape) for p in in_slice.parameters()] == [(1, 1, 4, 5, 16)]  # e_(h,w) only
+
+
+def test_factorised_embedding_is_a_sum_of_a_spatial_and_a_slice_term():
+    embedding = PositionEmbedding("factorised", slices=3, grid=(2, 2), dim=4)
+    with torch.no_grad():
+        embedding.spatial.normal_()
+        embedding.axial.normal_()
+    out = embedding(torch.zeros(1, 3, 2, 2, 4))
+    torch.testing.assert_close(out[0, 1, 0, 1], embedding.spatial[0, 0, 0, 1] + embedding.axial[0, 1, 0, 0])
+    with pytest.raises(ValueError, match="unknown position embedding 'rope'"):
+        PositionEmbedding("rope", slices=3, grid=(2, 2), dim=4)
 
 
 def test_sdpa_matches_the_explicit_formula(setup):

@@ -35,4 +35,4 @@ def test_two_process_ddp_on_cpu(tmp_path):
     for key in ranks[0]:
         torch.testing.assert_close(ranks[0][key], ranks[1][key], rtol=0, atol=0)
     history = json.loads((tmp_path / "metrics.json").read_text())  # written by rank 0 only
-    assert [row["epoch"] for row in history] == [1, 2] and "test_dice" in history[-1]
+    assert [row["epoch"] for row in history] == [1, 2] and "val_dice" in history[-1]

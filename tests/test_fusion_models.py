@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sambook.build import build_model as build_from_config
-from sambook.estimate.params import table3
+from sambook.estimate.params import PAPER_TABLE3, agrees, format_table, table3
 from sambook.models.adapter import CrossModalityAdapter
 from sambook.models.cmaa import CMAASAM
 from sambook.models.sam_core import build_sam
@@ -76,8 +76,28 @@ def test_separate_encoders_option():
     assert model(torch.randn(1, 4, 32, 32)).logits.shape == (1, 1, 32, 32)
 
 
+def test_table3_quotes_the_paper_as_printed():
+    assert PAPER_TABLE3 == (
+        ("Trans-Unet", "93M", "93M", "100%"),
+        ("Swin-Unet", "43M", "43M", "100%"),
+        ("SAM", "91M", "3.64M", "4%"),
+        ("Our method", "98M", "10.80M", "11%"),
+    )
+    assert agrees(90_737_206, "91M") and not agrees(93_735_478, "91M")
+    assert agrees(10_721_430, "10.72M") and not agrees(10_721_430, "10.80M") and agrees(4.01, "4%")
+
+
 def test_table3_counts_for_vit_b():
     rows = {r["model"]: r for r in table3("vit_b", 256, 6)}
+    # the two readings of "3.64M": the decoder path with a gradient when the IoU term is on, and a decoder with
+    # one mask token counted by requires_grad; with Dice + CE only the IoU head (132,612) gets no gradient
+    assert rows["sam"]["decoder_with_gradient"] == 3_638_916
+    assert rows["sam"]["one_mask_token"] == 3_637_377
+    assert rows["sam"]["with_gradient"] - rows["sam"]["with_gradient_dice_ce"] == 132_612
+    table = format_table(list(rows.values()))
+    assert "SAM           91M   3.64M   4% | sam     90,737,206   3,638,922    4.01%" in table
+    assert "yes, yes, yes" in table and "yes, no, yes" in table  # CMAA's 10.80M is not reproduced
+    assert "93.7" not in table and "early" in table.split("(no row in the paper)")[1]
     # SAM: the decoder path of the notes (3,638,916) plus the 1->3 input convolution (3 weights + 3 biases)
     assert rows["sam"]["with_gradient"] == 3_638_916 + 6
     assert rows["early"]["with_gradient"] == 3_638_916 + 4 * 3 + 3

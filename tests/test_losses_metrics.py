@@ -83,6 +83,18 @@ def test_iou_term_trains_the_iou_head_towards_the_true_iou():
     assert iou.grad.item() < 0  # pushes the prediction up towards 2/3
 
 
+def test_dice_plus_ce_is_the_default_in_the_loss_and_the_configs():
+    """Both papers train with Dice + CE only: the IoU term is an option, off by default."""
+    from sambook.config import TrainConfig
+    from sambook.train.loop import fit_arguments
+
+    logits, labels = torch.tensor([[[[2.0, -1.0], [0.5, -3.0]]]]), torch.tensor([[[1, 0], [1, 1]]])
+    iou = torch.tensor([[0.2]], requires_grad=True)
+    assert SegmentationLoss()((logits, iou), labels).item() == pytest.approx(SegmentationLoss()(logits, labels).item())
+    assert TrainConfig(model="sam").lambda_iou == 0
+    assert fit_arguments(TrainConfig(model="sam").resolved()).get("loss_fn").lambda_iou == 0
+
+
 def test_multiclass_loss_runs_and_is_lower_for_the_right_answer():
     labels = torch.randint(0, 4, (2, 8, 8))
     right = torch.nn.functional.one_hot(labels, 4).permute(0, 3, 1, 2).float() * 8

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -54,7 +55,7 @@ def _model(seed=0):
 def test_training_lowers_the_loss_and_writes_metrics(tmp_path):
     history = fit(_model(), Squares(), Squares(8, seed=1), out=tmp_path, epochs=4, batch_size=8, lr=0.1, progress=False)
     assert history[-1]["train_loss"] < history[0]["train_loss"]
-    assert history[-1]["test_dice"] > 50
+    assert history[-1]["val_dice"] > 50
     assert json.loads((tmp_path / "metrics.json").read_text()) == history
     assert (tmp_path / "metrics.csv").read_text().splitlines()[0].startswith("epoch,train_loss")
     assert (tmp_path / "state.pt").is_file() and not list(tmp_path.glob(".*tmp"))
@@ -146,7 +147,9 @@ def test_train_and_evaluate_commands(tmp_path, monkeypatch, capsys):
     history = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert main(["evaluate", str(tmp_path / "run")]) == 0
     printed = capsys.readouterr().out
-    assert f"Dice {history[-1]['test_dice']:.1f} %" in printed  # evaluate rebuilds exactly the trained model
+    scores = json.loads((tmp_path / "run" / "test_scores.json").read_text())
+    assert "val_dice" in history[-1] and scores["report_epoch"] == "last" and scores["epoch"] == history[-1]["epoch"]
+    assert f"Dice {scores['dice']:.1f} %" in printed  # evaluate rebuilds exactly the trained model
 
 
 def test_optimizers_and_the_step_schedule():
@@ -214,3 +217,63 @@ def test_bench_cache_losses_agree(monkeypatch):
     result = cache_speedup(load_config("configs/aftersam.yaml").resolved(PROFILES["ci"]), epochs=2)
     assert result["max_loss_difference"] < 1e-4
     assert len(result["cached"]["seconds"]) == 2 and result["cached"]["slices_encoded"] > 0
+
+
+def test_the_cosine_schedule_has_a_floor_and_the_last_epoch_trains(tmp_path):
+    from sambook.train.loop import make_scheduler
+
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(2))], lr=0.1)
+    scheduler = make_scheduler(optimizer, epochs=5, lr=0.1, schedule=None)
+    rates = []
+    for _ in range(5):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    floor = 0.1 / 100  # the default: lr / 100
+    cosine = [floor + (0.1 - floor) * (1 + math.cos(math.pi * e / 5)) / 2 for e in range(5)]
+    assert rates == pytest.approx(cosine) and rates[-1] > floor and all(a > b for a, b in zip(rates, rates[1:]))
+    history = fit(_model(), Squares(), None, out=tmp_path, epochs=3, batch_size=8, lr=0.1, min_lr=0.01, progress=False)
+    assert [row["lr"] for row in history] == pytest.approx([0.1, 0.0775, 0.0325])  # the rate each epoch trained with
+
+
+def test_validation_split_is_seeded_and_keeps_patients_apart():
+    from sambook.datasets.validation import hold_out
+
+    cases = [f"p{i}" for i in range(10)]
+    train, val = hold_out(cases, share=0.2, seed=3)
+    assert len(val) == 2 and sorted(train + val) == sorted(cases) and not set(train) & set(val)
+    assert hold_out(cases, share=0.2, seed=3) == (train, val) and hold_out(cases, share=0.2, seed=4) != (train, val)
+    assert hold_out(cases[:2], share=0.2, seed=0)[0]  # at least one patient left to train on
+    assert hold_out(cases, share=0.0, seed=0) == (cases, [])
+    with pytest.raises(ValueError, match="validation share 1"):
+        hold_out(cases, share=1, seed=0)
+
+
+def test_report_the_validation_selected_epoch(tmp_path):
+    """With report_epoch 'validation' the model ends with the weights of its best validation epoch (kept in best.pt);
+    the test set is never looked at during training."""
+    from sambook.train.loop import reported_epoch
+
+    class Recording(Dataset):
+        def __init__(self):
+            self.data, self.reads = Squares(8, seed=1), 0
+
+        def __len__(self):
+            return len(self.data)
+
+        def __getitem__(self, i):
+            self.reads += 1
+            return self.data[i]
+
+    model, val = _model(), Recording()
+    history = fit(model, Squares(), val, out=tmp_path, epochs=4, batch_size=8, lr=0.5, report_epoch="validation")
+    best = torch.load(tmp_path / "best.pt", weights_only=False)
+    assert best["epoch"] == reported_epoch(history, "validation")
+    assert history[best["epoch"] - 1]["val_dice"] == max(row["val_dice"] for row in history)
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(tensor, best["model"][name])
+    assert val.reads == 4 * len(val)  # scored after every epoch
+    with pytest.raises(ValueError, match="needs a validation set"):
+        fit(_model(), Squares(), None, out=tmp_path / "b", epochs=1, batch_size=8, lr=0.1, report_epoch="validation")
+    with pytest.raises(ValueError, match="report_epoch 'best'"):
+        fit(_model(), Squares(), val, out=tmp_path / "c", epochs=1, batch_size=8, lr=0.1, report_epoch="best")

@@ -34,6 +34,7 @@ from sambook.data.loaders import list_cases, load_case
 from sambook.data.modalities import brain_mask
 from sambook.data.phantom import ensure_phantom
 from sambook.datasets.augment import apply_seeded
+from sambook.datasets.validation import hold_out
 from sambook.paths import data_root
 from sambook.profiles import Profile, get_profile
 from sambook.registration.batch import register_dataset
@@ -220,16 +221,23 @@ def load_slice_splits(
     *,
     split: str = "patient",
     test_share: float = 0.25,
+    val_share: float = 0.0,
     regions: str = "whole",
     train_transform=None,
     **build_kw,
 ) -> dict[str, SliceDataset]:
-    """``{"train": ..., "test": ...}`` datasets of the profile's slice set, split by patient (default) or slice."""
+    """``{"train": ..., "val": ..., "test": ...}`` datasets of the profile's slice set, split by patient (default) or
+    slice; ``val_share`` of the training side's patients make the validation set
+    (:func:`sambook.datasets.validation.hold_out`; empty when 0)."""
     profile = profile or get_profile()
     slices = build_slices(profile, **build_kw)
     splitter = {"patient": split_by_patient, "slice": split_by_slice}[split]
     sides = splitter(slices, test_share=test_share, seed=profile.seed)
+    train_cases = np.unique(slices.case_ids[sides["train"]]).tolist()
+    _, val_cases = hold_out(train_cases, share=val_share, seed=profile.seed)
+    is_val = np.isin(slices.case_ids[sides["train"]], val_cases)
     return {
-        "train": SliceDataset(slices, sides["train"], regions=regions, transform=train_transform),
+        "train": SliceDataset(slices, sides["train"][~is_val], regions=regions, transform=train_transform),
+        "val": SliceDataset(slices, sides["train"][is_val], regions=regions),
         "test": SliceDataset(slices, sides["test"], regions=regions),
     }

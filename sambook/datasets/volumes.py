@@ -6,8 +6,9 @@ N_f = 1):
     a_n = d - N_f · (floor(N_A / 2) - n),   n = 0 .. N_A,   clamped to [0, D - 1]
 
 The paper is silent about the edges; the book clamps (the first slice repeats below the volume, the last above),
-never wraps around. The model predicts the middle slice of each group (n = floor(N_A / 2)); sliding d over the
-volume gives the 3D prediction.
+never wraps around. The model predicts the middle slice of each group, n = floor(N_A / 2) (:func:`middle_index`, used
+by the datasets and the model alike, so that for odd N_A too the label is slice d's and so are the kept tokens);
+sliding d over the volume gives the 3D prediction.
 
 On the phantom the volumes are the registered cases of chapter `registration`, one modality (FLAIR by default),
 z-scored over the
@@ -16,9 +17,10 @@ brain, padded to a square and resized in-plane to the profile's image size; labe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import SimpleITK as sitk
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
@@ -31,10 +33,29 @@ from sambook.datasets.slices import normalise, registered_phantom, resize_slice
 from sambook.profiles import Profile, get_profile
 
 
+def middle_index(slices: int) -> int:
+    """The position in a group of ``slices`` = N_A + 1 slices of the slice the group is centred on: floor(N_A / 2).
+    For odd N_A the group has one more slice above d than below it."""
+    return (slices - 1) // 2
+
+
 def neighbour_indices(d: int, depth: int, neighbours: int, interval: int) -> list[int]:
     """Slice indices of the group centred on ``d`` (N_A = ``neighbours``, N_f = ``interval``), clamped."""
-    half = neighbours // 2
+    half = middle_index(neighbours + 1)
     return [min(max(d - interval * (half - n), 0), depth - 1) for n in range(neighbours + 1)]
+
+
+@dataclass
+class Resampling:
+    """A case resampled before grouping (SegTHOR: to 2.5 x 1.0 x 1.0 mm): its native grid and the working grid
+    (SimpleITK order x, y, z; both grids share their direction)."""
+
+    native_size: tuple[int, int, int]
+    native_spacing: tuple[float, float, float]
+    native_origin: tuple[float, float, float]
+    direction: tuple[float, ...]
+    working_spacing: tuple[float, float, float]
+    working_origin: tuple[float, float, float]
 
 
 @dataclass
@@ -42,8 +63,10 @@ class VolumeSet:
     images: list[np.ndarray]  # per case (D, S, S) float32
     labels: list[np.ndarray]  # per case (D, S, S) uint8, internal codes
     case_ids: list[str]
-    shapes: list[tuple[int, int, int]]  # original (D, H, W) on the registered grid
+    shapes: list[tuple[int, int, int]]  # (D, H, W) before the in-plane pad-and-resize (the working grid)
     spacing_mm: list[tuple[float, float]]  # in-plane (y, x) spacing after resizing
+    original_labels: list[np.ndarray] = field(default_factory=list)  # per case, on its original grid (scoring)
+    resampling: list[Resampling | None] = field(default_factory=list)  # per case; None: working grid = original
 
 
 def build_volumes(profile: Profile | None = None, *, modality: str = "flair", registered=None) -> VolumeSet:
@@ -64,6 +87,8 @@ def build_volumes(profile: Profile | None = None, *, modality: str = "flair", re
         out.shapes.append(labels.shape)
         spacing = np.array(case.images["t2"].GetSpacing())[[1, 0]] * pairs[0][2]
         out.spacing_mm.append(tuple(float(s) for s in spacing))
+        out.original_labels.append(labels.astype(np.uint8))
+        out.resampling.append(None)  # the registered grid is the working grid
     return out
 
 
@@ -151,3 +176,31 @@ def to_original_grid(labels: np.ndarray, shape: tuple[int, int, int]) -> np.ndar
     full = F.interpolate(torch.from_numpy(labels.astype(np.float32))[:, None], size=(side, side), mode="nearest")
     top, left = (side - height) // 2, (side - width) // 2
     return full[:, 0, top : top + height, left : left + width].numpy().astype(np.uint8)
+
+
+def resample_to_native(labels: np.ndarray, resampling: Resampling) -> np.ndarray:
+    """Labels (D', H', W') on a case's working grid back onto its native grid (D, H, W), nearest neighbour."""
+    image = sitk.GetImageFromArray(labels.astype(np.uint8))
+    image.SetSpacing(resampling.working_spacing)
+    image.SetOrigin(resampling.working_origin)
+    image.SetDirection(resampling.direction)
+    native = sitk.Resample(
+        image,
+        list(resampling.native_size),
+        sitk.Transform(),
+        sitk.sitkNearestNeighbor,
+        resampling.native_origin,
+        resampling.native_spacing,
+        resampling.direction,
+        0,
+        sitk.sitkUInt8,
+    )
+    return sitk.GetArrayFromImage(native)
+
+
+def to_case_grid(labels: np.ndarray, volumes: VolumeSet, case: int) -> np.ndarray:
+    """A predicted label map (D', S, S) of case ``case`` on that case's original grid: the in-plane pad-and-resize
+    undone (:func:`to_original_grid`), then the resampling (:func:`resample_to_native`) where there was one."""
+    working = to_original_grid(labels, volumes.shapes[case])
+    resampling = volumes.resampling[case] if volumes.resampling else None
+    return working if resampling is None else resample_to_native(working, resampling)

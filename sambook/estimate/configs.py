@@ -22,7 +22,15 @@ _DTYPES = {"auto": "bf16", "fp32": "fp32", "bf16": "bf16", "fp16": "fp16"}
 
 
 #: Model keys of a training config beyond the estimator's own settings, passed on: the traced model is the trained one.
-MODEL_OPTIONS = ("fresh", "fusion_heads", "decoder_lora", "separate_encoders", "adapter_zero_init")
+MODEL_OPTIONS = (
+    "fresh",
+    "fusion_heads",
+    "decoder_lora",
+    "separate_encoders",
+    "adapter_zero_init",
+    "axial",
+    "position_embedding",
+)
 
 
 def gpu_configs() -> list[Path]:

@@ -5,7 +5,10 @@
 
     Dice_k = 2 |P_k ∩ T_k| / (|P_k| + |T_k|),   100 when both are empty.
 
-:func:`score_volumes` does both for the test volumes of a run.
+:func:`score_volumes` does both for the test volumes of a run, on each case's **original grid** (the prediction
+taken back through the in-plane resize and, for SegTHOR, the resampling to 2.5 x 1.0 x 1.0 mm:
+:func:`sambook.datasets.volumes.to_case_grid`), as the papers score volumes; a hand-made
+:class:`~sambook.datasets.volumes.VolumeSet` without original labels is scored on its working grid.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sambook.datasets.volumes import VolumeSet, group
+from sambook.datasets.volumes import VolumeSet, group, to_case_grid
 
 
 @torch.no_grad()
@@ -63,6 +66,10 @@ def score_volumes(
         pred = predict_volume(model, volumes.images[c], neighbours=neighbours, interval=interval, batch_size=batch_size)
         if predictions is not None:
             predictions[c] = pred
-        per_case[volumes.case_ids[c]] = {str(k): v for k, v in dice_3d(pred, volumes.labels[c], classes).items()}
+        if volumes.original_labels:
+            pred, truth = to_case_grid(pred, volumes, c), volumes.original_labels[c]
+        else:
+            truth = volumes.labels[c]
+        per_case[volumes.case_ids[c]] = {str(k): v for k, v in dice_3d(pred, truth, classes).items()}
     means = {str(k): float(np.mean([s[str(k)] for s in per_case.values()])) for k in classes}
     return {"per_case": per_case, "mean_per_class": means, "mean": float(np.mean(list(means.values())))}

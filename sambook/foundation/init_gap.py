@@ -84,6 +84,7 @@ def train_init(
         lr=profile.lr,
         seed=seed,
         progress=False,
+        eval_prefix="test",  # a learning curve on the test split: nothing is selected on it
     )
     return InitRun(
         name,

@@ -58,7 +58,8 @@ def pretrain(cfg: PretrainConfig, out: Path, *, progress: bool = True) -> dict:
         batch_size=cfg.batch_size,
         lr=cfg.lr,
         seed=cfg.seed,
-        loss_fn=SegmentationLoss(),
+        min_lr=0.0,  # the recipe the committed mini SAM was pretrained with: cosine to 0, the IoU head trained too
+        loss_fn=SegmentationLoss(lambda_iou=1.0),
         progress=progress,
     )
     checkpoint = out / MINI_CHECKPOINT

@@ -5,11 +5,18 @@ through the **frozen** first (depth - L) blocks of SAM's encoder; the last L blo
 (:class:`~sambook.models.axial.SamAxialBlock`, LoRA on Q/V) that also attend across the N slices; the **middle**
 slice's tokens go through SAM's neck and the prompt-free mask decoder, which is fine-tuned fully (or, as the
 paper's Table 4 alternative, with LoRA on its attention's Q/V projections and its per-class heads trained).
-Output: logits of the middle slice.
+Output: logits of the middle slice (index :func:`~sambook.datasets.volumes.middle_index`, the same slice the
+datasets centre a group on, for odd and even N_A alike).
+
+At initialisation the model **is** SAM on the middle slice: the axial branches start at zero (a zero gate), the
+position embedding is zero and LoRA's B is zero, so training starts from the 2D baseline's prediction
+(chapter `aftersam_volumes`).
 
 Because nothing before the fusion blocks trains, their output per slice never changes during training:
 :meth:`AfterSAM.frozen_features` computes it, and :class:`sambook.models.feature_cache.FeatureCache` stores it so
-that later epochs skip that work. ``fusion_blocks=0`` is the 2D baseline: the same SAM without fusion.
+that later epochs skip that work. Two 2D baselines: ``fusion_blocks=0`` is SAM with only its decoder trained;
+``axial=False`` is the fair one, training everything AFTer-SAM trains (LoRA on the same blocks, the in-slice position
+embedding e_(h,w), the decoder) except attention across slices.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ import torch
 from segment_anything.modeling import Sam
 from torch import nn
 
+from sambook.datasets.volumes import middle_index
+from sambook.errors import ConfigError
 from sambook.models.axial import AxialFusionBlock, AxialFusionTransformer, SamAxialBlock
 from sambook.models.lora import lora_on_decoder
 from sambook.models.prompt_free import PromptFreeDecoder
@@ -34,8 +43,10 @@ class AfterSAM(nn.Module):
         rank: int = 4,
         num_classes: int = 4,
         fresh: bool = False,
-        heads: int = 8,
+        heads: int | None = None,
         decoder_lora: bool = False,
+        axial: bool = True,
+        position: str = "factorised",
     ):
         """
         Arguments:
@@ -45,8 +56,12 @@ class AfterSAM(nn.Module):
           rank: LoRA rank on Q/V of the fusion blocks' attentions (and of the decoder with ``decoder_lora``).
           num_classes: output maps including background (phantom: 4).
           fresh: instead of reusing SAM's last blocks, add L new, fully trained fusion blocks after the encoder.
-          heads: M, heads of the fresh fusion blocks (SAM-derived blocks keep SAM's heads).
+          heads: M, heads of the fresh fusion blocks (paper: 8). SAM-derived blocks keep SAM's heads (12 at ViT-B):
+            their pretrained Q/K/V are cut into those heads, so another M is a ConfigError there.
           decoder_lora: tune the mask decoder with LoRA instead of fully (Table 4).
+          axial: False builds the fusion blocks without attention across slices (the fair 2D baseline).
+          position: ``"factorised"`` e_(h,w) + e_n or ``"full"`` e_((h,w),n)
+            (:class:`~sambook.models.axial.PositionEmbedding`).
         """
         super().__init__()
         encoder = freeze(sam.image_encoder)
@@ -56,11 +71,21 @@ class AfterSAM(nn.Module):
         grid = encoder.pos_embed.shape[1:3]
         split = depth if fresh else depth - fusion_blocks
         self.frozen_blocks = nn.ModuleList(encoder.blocks[:split])
+        sam_heads = encoder.blocks[0].attn.num_heads
         if fresh:
-            blocks = [AxialFusionBlock(dim, heads) for _ in range(fusion_blocks)]
+            if not axial:
+                raise ConfigError("axial: false is the fair 2D baseline of SAM-derived fusion blocks; not with fresh")
+            blocks = [AxialFusionBlock(dim, heads or sam_heads) for _ in range(fusion_blocks)]
         else:
-            blocks = [SamAxialBlock(block, rank=rank) for block in encoder.blocks[split:]]
-        self.fusion = AxialFusionTransformer(blocks, slices=slices, grid=tuple(grid), dim=dim)
+            if heads is not None and heads != sam_heads:
+                raise ConfigError(
+                    f"fusion_heads {heads}: SAM-derived fusion blocks keep SAM's {sam_heads} heads (their pretrained "
+                    "Q/K/V are cut into them); the paper's M applies to fresh blocks only (fresh: true)"
+                )
+            blocks = [SamAxialBlock(block, rank=rank, axial=axial) for block in encoder.blocks[split:]]
+        self.fusion = AxialFusionTransformer(
+            blocks, slices=slices, grid=tuple(grid), dim=dim, position=position, across_slices=axial
+        )
         if fusion_blocks == 0:
             self.fusion.pos_embed.requires_grad_(False)  # nothing to fuse: the 2D baseline
         self.decoder = PromptFreeDecoder(sam.prompt_encoder, sam.mask_decoder, num_classes)
@@ -83,7 +108,7 @@ class AfterSAM(nn.Module):
     def head(self, features: torch.Tensor, size: tuple[int, int]) -> Prediction:
         """Frozen features of groups (B, N, h, w, c) -> prediction for the middle slice (B, K, H, W)."""
         fused = self.fusion(features)  # (B, N, h, w, c)
-        middle = fused[:, self.slices // 2]  # only the middle slice is kept
+        middle = fused[:, middle_index(self.slices)]  # only the middle slice is kept
         return Prediction(*self.decoder(neck(self.encoder, middle), size))
 
     def forward(self, x: torch.Tensor) -> Prediction:

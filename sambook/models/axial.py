@@ -8,13 +8,16 @@ Full 3D attention lets every token attend to all N·h·w tokens. AFTer-SAM facto
 
 each step ``z <- z + Attn(LN(z))``, then ``z <- z + MLP(LN(z))``. A token thus compares itself with h·w + N
 keys instead of h·w·N. Each attention has its own Q/K/V projections and M heads and runs on
-``F.scaled_dot_product_attention``. A learnable position embedding over (n, h, w) is added before the first block.
+``F.scaled_dot_product_attention``. A learnable position embedding e over ((h, w), n) is added before the first
+block (:class:`PositionEmbedding`: the paper's full table, or TimeSformer's factorised e_(h,w) + e_n).
 
 Two constructions:
 
 * :class:`SamAxialBlock` (the book's default reading of the paper) turns one pretrained SAM encoder block into a
   fusion block: a new axial attention, initialised from a copy of the block's own attention weights, runs first;
-  the block's own (windowed or global) attention is the in-slice attention; both get LoRA on Q and V.
+  the block's own (windowed or global) attention is the in-slice attention; both get LoRA on Q and V. The axial
+  branch enters the residual stream through a per-channel gate that starts at zero, so that the block starts as
+  SAM's block (``axial=False`` builds it without the axial branch: the fair 2D baseline).
 * :class:`AxialFusionBlock` builds a fresh block of the same shape, fully trainable.
 """
 
@@ -74,42 +77,104 @@ class AxialFusionBlock(nn.Module):
 
 
 class SamAxialBlock(nn.Module):
-    """A pretrained SAM encoder block with an axial attention in front of it (all frozen but LoRA on Q/V)."""
+    """A pretrained SAM encoder block with a gated axial attention in front of it (all frozen but LoRA on Q/V and
+    the gate):
 
-    def __init__(self, block: nn.Module, *, rank: int):
+        z <- z + γ ⊙ Attn_axial(LN(z)),   γ ∈ R^C, γ = 0 at the start;   z <- SAM's block(z) (in-slice attention, MLP)
+
+    Why a gate: the axial attention is a frozen full-rank copy of the block's own attention. Added to the residual
+    stream as it is, it changes SAM's features by ~40-50 % before any training, and a rank-r LoRA on its Q and V
+    cannot switch it off. Zeroing its output projection instead (TimeSformer's choice) would make that projection
+    a fresh, fully trained C x C + C matrix per block (590,592 parameters at ViT-B) and discard the pretrained copy;
+    the gate (ReZero, per channel like LayerScale) costs C parameters per block (768 at ViT-B) and keeps the frozen
+    weights + LoRA of the paper. At γ = 0 the axial LoRA receives no gradient in the first step; it starts learning
+    once γ has moved (chapter `aftersam_volumes`).
+    """
+
+    def __init__(self, block: nn.Module, *, rank: int, axial: bool = True):
         """
         Arguments:
           block: a ``segment_anything`` encoder Block (its attention becomes the in-slice attention).
           rank: LoRA rank on the Q and V projections of both attentions.
+          axial: False builds the block without the axial attention (the fair 2D baseline: same in-slice LoRA).
         """
         super().__init__()
         self.block = block
         self.heads = block.attn.num_heads
-        self.norm_axial = copy.deepcopy(block.norm1)
-        self.axial_qkv = copy.deepcopy(block.attn.qkv)
-        self.axial_proj = copy.deepcopy(block.attn.proj)
-        for module in (self.block, self.norm_axial, self.axial_qkv, self.axial_proj):
-            module.requires_grad_(False)
+        self.axial = axial
+        block.requires_grad_(False)
         lora_qv(self.block.attn, rank)  # in-slice attention: the block's own
-        self.axial_qkv = LoRALinear(self.axial_qkv, rank=rank, parts=(0, 2), num_parts=3)
+        if axial:
+            dim = block.norm1.normalized_shape[0]
+            self.norm_axial = copy.deepcopy(block.norm1).requires_grad_(False)
+            qkv = copy.deepcopy(block.attn.qkv.base).requires_grad_(False)
+            self.axial_qkv = LoRALinear(qkv, rank=rank, parts=(0, 2), num_parts=3)
+            self.axial_proj = copy.deepcopy(block.attn.proj).requires_grad_(False)
+            self.axial_gate = nn.Parameter(torch.zeros(dim))  # γ: the axial branch starts at exactly zero
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """z (B, N, h, w, C) -> (B, N, h, w, C)."""
         b, n, h, w, c = z.shape
-        z = z + axial_attention(self.norm_axial(z), self.axial_qkv, self.axial_proj, self.heads)
+        if self.axial:
+            z = z + self.axial_gate * axial_attention(self.norm_axial(z), self.axial_qkv, self.axial_proj, self.heads)
         return self.block(z.reshape(b * n, h, w, c)).reshape(b, n, h, w, c)  # in-slice attention + MLP
 
 
-class AxialFusionTransformer(nn.Module):
-    """Position embedding over (n, h, w) followed by L fusion blocks, on tokens (B, N, h, w, C)."""
+#: Position embeddings over ((h, w), n): the paper's full table, or e_(h,w) + e_n (TimeSformer's factorisation).
+POSITION_EMBEDDINGS = ("full", "factorised")
 
-    def __init__(self, blocks: list[nn.Module], *, slices: int, grid: tuple[int, int], dim: int):
+
+def position_parameters(kind: str, *, slices: int, grid: tuple[int, int], dim: int, across_slices: bool = True) -> int:
+    """Parameters of a position embedding: full N·h·w·C, factorised (h·w + N)·C; h·w·C without attention across
+    slices (the slice index then tells the model nothing)."""
+    if kind not in POSITION_EMBEDDINGS:
+        raise ValueError(f"unknown position embedding {kind!r}; choose one of {POSITION_EMBEDDINGS}")
+    h, w = grid
+    if not across_slices:
+        return h * w * dim
+    return slices * h * w * dim if kind == "full" else (h * w + slices) * dim
+
+
+class PositionEmbedding(nn.Module):
+    """e_pos added to tokens (B, N, h, w, C), zero at the start (so the model starts as SAM).
+
+    * ``"full"`` — the paper's e_((h,w),n): one vector per position and slice, N·h·w·C parameters
+      (28.3M at the paper's size: 9 · 64 · 64 · 768).
+    * ``"factorised"`` — e_(h,w) + e_n (TimeSformer): (h·w + N)·C parameters (3.15M at the paper's size).
+
+    With ``across_slices=False`` (no axial attention: the fair 2D baseline) only e_(h,w) exists, whatever ``kind``.
+    """
+
+    def __init__(self, kind: str, *, slices: int, grid: tuple[int, int], dim: int, across_slices: bool = True):
         super().__init__()
-        self.pos_embed = nn.Parameter(torch.zeros(1, slices, *grid, dim))  # e_pos, zero at the start
+        position_parameters(kind, slices=slices, grid=grid, dim=dim)  # checks the kind
+        full = kind == "full" and across_slices
+        self.spatial = nn.Parameter(torch.zeros(1, slices if full else 1, *grid, dim))  # e_(h,w) (or the full e)
+        self.axial = nn.Parameter(torch.zeros(1, slices, 1, 1, dim)) if across_slices and not full else None  # e_n
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z + self.spatial if self.axial is None else z + self.spatial + self.axial
+
+
+class AxialFusionTransformer(nn.Module):
+    """Position embedding over ((h, w), n) followed by L fusion blocks, on tokens (B, N, h, w, C)."""
+
+    def __init__(
+        self,
+        blocks: list[nn.Module],
+        *,
+        slices: int,
+        grid: tuple[int, int],
+        dim: int,
+        position: str = "factorised",
+        across_slices: bool = True,
+    ):
+        super().__init__()
+        self.pos_embed = PositionEmbedding(position, slices=slices, grid=grid, dim=dim, across_slices=across_slices)
         self.blocks = nn.ModuleList(blocks)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        z = z + self.pos_embed  # z0 = g + e_pos
+        z = self.pos_embed(z)  # z0 = g + e_pos
         for block in self.blocks:
             z = block(z)
         return z

@@ -2,12 +2,14 @@
 `training_runs`).
 
 One epoch: shuffle (seeded by ``seed + epoch``, so a resumed run sees the same order), forward, loss, backward,
-optimizer step (AdamW by default), scheduler step; then evaluation on the test split, a row of metrics in
-``metrics.csv`` and ``metrics.json``, and a checkpoint ``state.pt`` written atomically with model, optimizer,
-scheduler, gradient scaler, random states and history. ``resume=True`` continues from that checkpoint: an
-interruption loses at most the epoch in progress. On a GPU the forward runs under autocast (bf16 where supported,
-else fp16 with a gradient scaler). Under ``torchrun`` the same code trains with DistributedDataParallel; only
-rank 0 writes.
+optimizer step (AdamW by default), scheduler step (cosine down to a floor, so the last epoch still trains); then
+evaluation on the **validation** split (never the test split: nothing is selected on it), a row of metrics in
+``metrics.csv`` and ``metrics.json``, and a checkpoint ``state.pt`` written atomically with model, optimizer, scheduler,
+gradient scaler, random states and history. ``resume=True`` continues from that checkpoint: an interruption loses at
+most the epoch in progress. ``report_epoch="validation"`` also keeps the weights of the epoch with the best validation
+Dice in ``best.pt`` and ends with them in the model (``"last"``: the last epoch's). On a GPU the forward runs under
+autocast (bf16 where supported, else fp16 with a gradient scaler). Under ``torchrun`` the same code trains with
+DistributedDataParallel; only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from sambook.train import distributed
 from sambook.train.losses import SegmentationLoss
 
 STATE = "state.pt"
+BEST = "best.pt"  # the validation-selected epoch's model (report_epoch: validation)
+REPORT_EPOCHS = ("last", "validation")
 
 
 def seed_everything(seed: int) -> None:
@@ -87,17 +91,28 @@ def make_optimizer(
 
 
 def make_scheduler(
-    optimizer: torch.optim.Optimizer, *, epochs: int, lr: float, schedule: dict | None
+    optimizer: torch.optim.Optimizer, *, epochs: int, lr: float, schedule: dict | None, min_lr: float | None = None
 ) -> torch.optim.lr_scheduler.LRScheduler:
-    """Per-epoch learning rate: cosine annealing to 0 (``schedule=None``), or the AFTer-SAM paper's step,
-    ``{"final_epochs": k, "final_lr": lr_k}``: ``lr`` until the last k epochs, ``lr_k`` during them."""
+    """Per-epoch learning rate: cosine annealing from ``lr`` towards the floor ``min_lr`` (default lr / 100), which
+    it would reach one epoch after the last, so that every epoch trains with more than the floor (``schedule=None``;
+    ``min_lr=0`` is the plain cosine to 0), or the AFTer-SAM paper's step, ``{"final_epochs": k, "final_lr": lr_k}``:
+    ``lr`` until the last k epochs, ``lr_k`` during them."""
     if schedule is None:
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
+        floor = lr / 100 if min_lr is None else min_lr
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1), eta_min=floor)
     unknown = set(schedule) - {"final_epochs", "final_lr"}
     if unknown:
         raise ValueError(f"unknown schedule keys {sorted(unknown)}; known: final_epochs, final_lr")
     switch, factor = epochs - int(schedule["final_epochs"]), float(schedule["final_lr"]) / lr
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 if epoch < switch else factor)
+
+
+def reported_epoch(history: list[dict], report_epoch: str) -> int:
+    """The epoch whose weights a run reports: the last, or the one with the best validation Dice (ties: the later,
+    as :func:`fit` keeps it)."""
+    if report_epoch == "last":
+        return history[-1]["epoch"]
+    return max(history, key=lambda row: (row["val_dice"], row["epoch"]))["epoch"]
 
 
 def _write_metrics(out: Path, history: list[dict]) -> None:
@@ -182,6 +197,8 @@ def fit_arguments(cfg: TrainConfig) -> dict:
         "optimizer_name": cfg.optimizer,
         "betas": cfg.betas,
         "schedule": cfg.schedule,
+        "min_lr": cfg.min_lr,
+        "report_epoch": cfg.report_epoch,
         "seed": cfg.seed,
         "dtype": cfg.dtype,
         "num_workers": cfg.num_workers,
@@ -205,7 +222,7 @@ def load_model_state(model: nn.Module, state: dict[str, torch.Tensor], source: s
 def fit(
     model: nn.Module,
     train_set: Dataset,
-    test_set: Dataset | None,
+    val_set: Dataset | None,
     *,
     out: str | Path,
     epochs: int,
@@ -215,6 +232,7 @@ def fit(
     optimizer_name: str = "adamw",
     betas: tuple[float, float] = (0.9, 0.999),
     schedule: dict | None = None,
+    min_lr: float | None = None,
     loss_fn: nn.Module | None = None,
     seed: int = 0,
     dtype: str = "auto",
@@ -223,12 +241,24 @@ def fit(
     num_workers: int = 0,
     progress: bool = True,
     stop_after: Callable[[int], bool] | None = None,
+    validate: Callable[[], dict[str, float]] | None = None,
+    report_epoch: str = "last",
+    eval_prefix: str = "val",
 ) -> list[dict]:
     """Train ``model`` (only parameters with ``requires_grad``) and return the per-epoch history.
 
-    ``optimizer_name``/``betas``/``schedule``: see :func:`make_optimizer` and :func:`make_scheduler` (defaults: AdamW,
-    cosine). ``stop_after(epoch)`` returning True ends the run after that epoch's checkpoint (used to test resuming).
+    ``val_set`` (the third argument): the validation slices scored after every epoch (Dice and HD95 as
+    ``val_dice``/``val_hd95``; ``eval_prefix`` renames them, e.g. for a learning curve that selects nothing);
+    ``validate()`` instead returns such scores itself (AFTer-SAM: 3D Dice of whole validation volumes).
+    ``report_epoch``: ``"last"`` or ``"validation"`` (the model ends with the best validation Dice's weights).
+    ``optimizer_name``/``betas``/``schedule``/``min_lr``: see :func:`make_optimizer` and :func:`make_scheduler`
+    (defaults: AdamW, cosine to lr / 100). ``stop_after(epoch)`` returning True ends the run after that epoch's
+    checkpoint (used to test resuming).
     """
+    if report_epoch not in REPORT_EPOCHS:
+        raise ValueError(f"report_epoch {report_epoch!r}; choose one of {REPORT_EPOCHS}")
+    if report_epoch == "validation" and val_set is None and validate is None:
+        raise ValueError("report_epoch 'validation' needs a validation set (val_set or validate)")
     out = Path(out)
     dist = distributed.setup()
     device = dist.device
@@ -236,7 +266,7 @@ def fit(
     seed_everything(seed)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(params, name=optimizer_name, lr=lr, weight_decay=weight_decay, betas=betas)
-    scheduler = make_scheduler(optimizer, epochs=epochs, lr=lr, schedule=schedule)
+    scheduler = make_scheduler(optimizer, epochs=epochs, lr=lr, schedule=schedule, min_lr=min_lr)
     amp = autocast_dtype(device, dtype)
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
     loss_fn = loss_fn or SegmentationLoss()
@@ -265,7 +295,7 @@ def fit(
             num_workers=num_workers,
             drop_last=False,
         )
-        started, losses = time.perf_counter(), []
+        started, losses, epoch_lr = time.perf_counter(), [], optimizer.param_groups[0]["lr"]
         for step, batch in enumerate(
             tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not (progress and dist.is_main), leave=False)
         ):
@@ -288,13 +318,17 @@ def fit(
         row = {
             "epoch": epoch + 1,
             "train_loss": float(np.mean(losses)),
-            "lr": scheduler.get_last_lr()[0],
+            "lr": epoch_lr,  # the rate this epoch trained with
             "seconds": time.perf_counter() - started,
         }
-        if test_set is not None and dist.is_main:
-            scores = evaluate(model, test_set, batch_size=batch_size, classes=classes, device=device)
-            row.update(test_dice=scores["dice"], test_hd95=scores["hd95"])
+        if dist.is_main and (val_set is not None or validate is not None):
+            scores = validate() if validate is not None else {}
+            if val_set is not None:
+                scores = evaluate(model, val_set, batch_size=batch_size, classes=classes, device=device)
+            row.update({f"{eval_prefix}_{k}": v for k, v in scores.items() if k in ("dice", "hd95")})
         history.append(row)
+        key = f"{eval_prefix}_dice"
+        is_best = report_epoch == "validation" and row[key] >= max(r[key] for r in history)
         if dist.is_main:
             # The whole model: frozen weights may be a random initialisation that no file reproduces.
             state = {
@@ -307,11 +341,16 @@ def fit(
                 "history": history,
             }
             out.mkdir(parents=True, exist_ok=True)
+            if is_best:
+                with atomic_path(out / BEST) as tmp:
+                    torch.save({"model": state["model"], "epoch": epoch + 1}, tmp)
             with atomic_path(out / STATE) as tmp:
                 torch.save(state, tmp)
             _write_metrics(out, history)
         distributed.barrier(dist)
         if stop_after is not None and stop_after(epoch):
             break
+    if report_epoch == "validation" and (out / BEST).is_file():
+        load_model_state(model, torch.load(out / BEST, map_location=device, weights_only=False)["model"], out / BEST)
     distributed.teardown(dist)
     return history

@@ -1,9 +1,11 @@
-"""Runs: train a config into a run folder, and load a run back (chapters `fusing_modalities` and
-`aftersam_volumes`; the commands ``train`` and ``evaluate`` in :mod:`sambook.commands`).
+"""Runs: train a config into a run folder, and load a run back (chapters `fusing_modalities` and `aftersam_volumes`; the
+commands ``train`` and ``evaluate`` in :mod:`sambook.commands`).
 
 A run folder holds the resolved ``config.yaml``, ``run.json`` (the profile and data root it was trained on, and the
-resumable changes made when resuming), the loop's ``state.pt``, ``metrics.csv``/``metrics.json`` and, for AFTer-SAM,
-``volume_scores.json`` for volume models. Table 1 configs (and the 2D baselines) train on the slice dataset of
+resumable changes made when resuming), the loop's ``state.pt`` (and ``best.pt`` with
+``report_epoch: validation``), ``metrics.csv``/``metrics.json`` (validation scores per epoch) and the test scores of
+the reported epoch, scored once after training: ``test_scores.json`` (Table 1 models) or ``volume_scores.json``
+(volume models). Table 1 configs (and the 2D baselines) train on the slice dataset of
 the active profile; AFTer-SAM configs (``model: aftersam``) on volumes through :mod:`sambook.train.volumes`, the
 volume baselines and the prompted AFTer-SAM through :mod:`sambook.train.baselines`, all scored with per-class 3D
 Dice.
@@ -32,20 +34,31 @@ from sambook.models.checkpoint import resolve_checkpoint
 from sambook.paths import data_root
 from sambook.profiles import get_profile
 from sambook.train.baselines import score_volume_model, train_volume_model
-from sambook.train.loop import STATE, evaluate, fit, fit_arguments, load_model_state, load_state, seed_everything
+from sambook.train.loop import (
+    BEST,
+    STATE,
+    evaluate,
+    fit,
+    fit_arguments,
+    load_model_state,
+    load_state,
+    reported_epoch,
+    seed_everything,
+)
 from sambook.train.volumes import load_volumes, score_run_volumes, split_cases, train_aftersam
 
 CONFIG = "config.yaml"
+TEST_SCORES = "test_scores.json"
 ORIGIN = "run.json"
 #: Keys a resumed run may change: more (or fewer) epochs continue the same run; workers do not change the numbers.
 RESUMABLE = ("epochs", "num_workers")
 
 
 def datasets(cfg: TrainConfig) -> dict:
-    """Train/test slice datasets for a resolved config (its image size and split)."""
+    """Train/validation/test slice datasets for a resolved config (its image size, split and validation share)."""
     profile = dataclasses.replace(get_profile(), image_size=cfg.image_size)
     regions = "whole" if cfg.num_classes == 1 else "subregions"
-    return load_slice_splits(profile, split=cfg.split, regions=regions)
+    return load_slice_splits(profile, split=cfg.split, regions=regions, val_share=cfg.val_share)
 
 
 def classes_of(cfg: TrainConfig) -> tuple[int, ...]:
@@ -159,16 +172,21 @@ def train(
                 + f"; mean {scores['mean']:.1f} %"
             )
             return history
-        return fit(
+        history = fit(
             model,
             data["train"],
-            data["test"],
+            data["val"] if len(data["val"]) else None,
             out=out,
             resume=resume,
             classes=classes_of(cfg),
             progress=progress,
             **fit_arguments(cfg),
         )
+        scores = evaluate(model, data["test"], batch_size=cfg.batch_size, classes=classes_of(cfg))
+        scores = {"report_epoch": cfg.report_epoch, "epoch": reported_epoch(history, cfg.report_epoch), **scores}
+        with atomic_path(out / TEST_SCORES) as tmp:
+            tmp.write_text(json.dumps(scores, indent=1))
+        return history
     except BaseException:
         if fresh and not (out / STATE).is_file():  # nothing worth keeping: leave no half-made run folder
             if existed:
@@ -207,10 +225,11 @@ def load_run(run_dir: Path, *, current_data: bool = False) -> tuple[TrainConfig,
             )
     cfg = load_config(run_dir / CONFIG)
     model = build_model(cfg)
-    state = load_state(run_dir / STATE)["model"]
+    weights = run_dir / (BEST if cfg.report_epoch == "validation" else STATE)  # the reported epoch's
+    state = load_state(weights)["model"]
     if cfg.cache:  # trained through FromFeatures: keys carry its "model." prefix
         state = {k.removeprefix("model."): v for k, v in state.items()}
-    load_model_state(model, state, run_dir / STATE)
+    load_model_state(model, state, weights)
     return cfg, model
 
 

@@ -2,8 +2,10 @@
 
 The same loop as Table 1 (:func:`sambook.train.loop.fit`), fed with slice groups instead of slices: one random group
 per volume per epoch (``groups_per_volume`` for more), elastically deformed with MONAI (the paper's augmentation),
-or served from the frozen-feature cache instead (exact only without deformation). After training, every test
-volume is predicted slice by slice and scored with per-class 3D Dice; the scores go to ``volume_scores.json``.
+or served from the frozen-feature cache instead (exact only without deformation). ``val_share`` of the training
+patients are held out: after every epoch their whole volumes are predicted and scored (mean 3D Dice, ``val_dice``).
+After training, the model of the reported epoch (``report_epoch``: the last, or the best on validation) predicts
+every test volume slice by slice; its per-class 3D Dice goes to ``volume_scores.json``.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from sambook.atomic import atomic_path
 from sambook.build import build_model
 from sambook.config import TrainConfig
 from sambook.datasets.segthor import load_segthor
+from sambook.datasets.validation import hold_out
 from sambook.datasets.volumes import GroupDataset, VolumeSet, build_volumes
 from sambook.evaluate.volumes import score_volumes
 from sambook.models.aftersam import AfterSAM
 from sambook.models.feature_cache import CachedGroups, FeatureCache, FromFeatures
 from sambook.profiles import get_profile
-from sambook.train.loop import fit, fit_arguments, seed_everything
+from sambook.train.loop import fit, fit_arguments, reported_epoch, seed_everything
 
 SCORES = "volume_scores.json"
 
@@ -108,11 +111,26 @@ def train_aftersam(
     (``volumes``: already loaded volumes; ``predictions``: see :func:`score_run_volumes`)."""
     volumes = volumes if volumes is not None else load_volumes(cfg)
     train_cases, test_cases = split_cases(len(volumes.case_ids), seed=cfg.seed)
+    train_cases, val_cases = hold_out(train_cases, share=cfg.val_share, seed=cfg.seed)
     seed_everything(cfg.seed)  # fresh weights (LoRA, position embedding, decoder tokens) depend on it
     model = build_model(cfg, verbose=progress)
     trained, dataset = training_pair(cfg, model, volumes, train_cases)
-    history = fit(trained, dataset, None, out=out, resume=resume, progress=progress, **fit_arguments(cfg))
+
+    def validate() -> dict[str, float]:
+        return {"dice": score_run_volumes(model, volumes, val_cases, cfg)["mean"]}
+
+    history = fit(
+        trained,
+        dataset,
+        None,
+        out=out,
+        resume=resume,
+        progress=progress,
+        validate=validate if val_cases else None,
+        **fit_arguments(cfg),
+    )
     scores = score_run_volumes(model, volumes, test_cases, cfg, predictions)
+    scores = {"report_epoch": cfg.report_epoch, "epoch": reported_epoch(history, cfg.report_epoch), **scores}
     with atomic_path(out / SCORES) as tmp:
         tmp.write_text(json.dumps(scores, indent=1))
     return model, history, scores
