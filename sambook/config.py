@@ -218,6 +218,22 @@ TRAIN_RULES: dict[str, Rule] = {
     "groups_per_volume": integer(1),
     "elastic": BOOLEAN,
     "cache": BOOLEAN,
+    "min_lr": optional(number(0)),
+    "val_share": number(0, maximum=0.9),
+    "report_epoch": choice(("last", "validation")),
+    "axial": BOOLEAN,
+    "position_embedding": choice(("factorised", "full")),
+    "width": optional(integer(1)),
+    "patch_3d": (
+        (
+            lambda v: (
+                v is None or (isinstance(v, list | tuple) and len(v) == 3 and all(type(n) is int and n > 0 for n in v))
+            )
+        ),
+        "three positive integers (D, H, W) or null",
+    ),
+    "prompt": choice(PROMPTS),
+    "prompt_encoder": choice(("trained", "frozen")),
     "estimate": ((lambda v: v is None or isinstance(v, dict)), "a mapping or null (informational)"),
 }
 

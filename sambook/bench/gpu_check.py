@@ -316,7 +316,14 @@ def check_feature_cache(plan: Plan) -> dict:
     keys = {k: v for k, v in load(gpu_configs()[0].parent / "aftersam.yaml").items() if k != "estimate"}
     size = MINI["image_size"] if plan.mini else 256
     keys.update(
-        checkpoint=None, elastic=False, epochs=2, image_size=size, neighbours=2, dataset="phantom", num_classes=2
+        checkpoint=None,
+        elastic=False,
+        epochs=2,
+        image_size=size,
+        neighbours=2,
+        dataset="phantom",
+        num_classes=2,
+        schedule=None,  # two epochs: the paper's step schedule (its last 50 epochs) does not apply
     )
     if plan.mini:
         keys.update(backbone="mini", fusion_blocks=2)
