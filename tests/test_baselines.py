@@ -66,7 +66,7 @@ def test_per_slice_baseline_reads_only_the_middle_slice():
 
 def test_baselines_refuse_an_iou_loss_and_bad_sizes():
     with pytest.raises(ConfigError, match="lambda_iou: 0"):
-        build_model({"model": "unet", "checkpoint": None}, profile=CI)
+        build_model({"model": "unet", "checkpoint": None, "lambda_iou": 1.0}, profile=CI)
     with pytest.raises(ValueError, match="swin_unetr.*divisible by 32"):
         network("swin_unetr", spatial_dims=2, in_channels=1, out_channels=2, width=12, image_size=32)
     with pytest.raises(ValueError, match="multiple of 12"):
@@ -76,7 +76,7 @@ def test_baselines_refuse_an_iou_loss_and_bad_sizes():
 
 
 def test_prompt_keys_are_checked():
-    with pytest.raises(ConfigError, match="unknown prompt 'text'"):
+    with pytest.raises(ConfigError, match="x.yaml: prompt: 'text' is not allowed"):
         config_from_dict({"model": "aftersam_prompted", "prompt": "text"}, "x.yaml")
     with pytest.raises(ConfigError, match="x.yaml: prompt 'box' needs model aftersam_prompted"):
         config_from_dict({"model": "aftersam", "prompt": "box"}, "x.yaml")

@@ -113,8 +113,8 @@ def test_an_unknown_model_is_refused_by_the_builder(tmp_path):
     from sambook.build import resolve_config
 
     path = tmp_path / "bad.yaml"
-    path.write_text("model: unet\n")
-    refused(ConfigError, r"bad\.yaml: model: unknown model 'unet'", resolve_config, path)
+    path.write_text("model: late\n")
+    refused(ConfigError, r"bad\.yaml: model: unknown model 'late'", resolve_config, path)
 
 
 BAD_RECIPES = [

@@ -426,7 +426,7 @@ def check_ddp(plan: Plan) -> dict:
             mp.spawn(_ddp_worker, args=(world, _free_port(), keys, out), nprocs=world, join=True)
         except Exception as error:
             return {"ok": False, "world_size": world, "error": f"{type(error).__name__}: {error}"[-1500:]}
-        ranks = [torch.load(f"{out}/{r}.pt", weights_only=False) for r in range(world)]
+        ranks = [torch.load(f"{out}/{r}.pt", weights_only=True) for r in range(world)]
     identical = all(
         torch.equal(ranks[0]["state"][k], other["state"][k]) for other in ranks[1:] for k in ranks[0]["state"]
     )

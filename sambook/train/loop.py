@@ -351,6 +351,6 @@ def fit(
         if stop_after is not None and stop_after(epoch):
             break
     if report_epoch == "validation" and (out / BEST).is_file():
-        load_model_state(model, torch.load(out / BEST, map_location=device, weights_only=False)["model"], out / BEST)
+        load_model_state(model, torch.load(out / BEST, map_location=device, weights_only=True)["model"], out / BEST)
     distributed.teardown(dist)
     return history
