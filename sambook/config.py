@@ -296,17 +296,8 @@ def config_from_dict(data: dict, source: str = "config") -> TrainConfig:
     cfg = TrainConfig(**data)
     cfg.betas = tuple(cfg.betas)
     check_train_config(cfg, source)
-    if cfg.prompt not in PROMPTS:
-        raise ConfigError(
-            f"{source}: unknown prompt {cfg.prompt!r}; choose one of {PROMPTS} (text prompts: see chapter "
-            "`how_it_compares`)"
-        )
     if cfg.prompt != "none" and cfg.model != "aftersam_prompted":
         raise ConfigError(f"{source}: prompt {cfg.prompt!r} needs model aftersam_prompted, not {cfg.model!r}")
-    if cfg.prompt_encoder not in ("trained", "frozen"):
-        raise ConfigError(f"{source}: prompt_encoder must be trained or frozen, got {cfg.prompt_encoder!r}")
-    if cfg.report_epoch not in ("last", "validation"):
-        raise ConfigError(f"{source}: report_epoch {cfg.report_epoch!r}; choose last or validation")
     return cfg
 
 
