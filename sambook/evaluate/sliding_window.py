@@ -13,7 +13,7 @@ import torch
 from monai.inferers import sliding_window_inference
 
 from sambook.datasets.volumes import VolumeSet
-from sambook.evaluate.volumes import dice_3d
+from sambook.evaluate.volumes import dice_table
 
 
 def label_map(logits: torch.Tensor) -> torch.Tensor:
@@ -38,10 +38,4 @@ def predict_volume_3d(
 def score_label_maps(predictions: dict[int, np.ndarray], volumes: VolumeSet, num_classes: int) -> dict:
     """Per-class 3D Dice (%) of predicted label maps (by case index) and their means, as
     :func:`~sambook.evaluate.volumes.score_volumes` reports them."""
-    classes = tuple(range(1, num_classes))
-    per_case = {
-        volumes.case_ids[c]: {str(k): v for k, v in dice_3d(pred, volumes.labels[c], classes).items()}
-        for c, pred in predictions.items()
-    }
-    means = {str(k): float(np.mean([s[str(k)] for s in per_case.values()])) for k in classes}
-    return {"per_case": per_case, "mean_per_class": means, "mean": float(np.mean(list(means.values())))}
+    return dice_table({volumes.case_ids[c]: (pred, volumes.labels[c]) for c, pred in predictions.items()}, num_classes)

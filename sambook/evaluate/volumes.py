@@ -60,16 +60,24 @@ def score_volumes(
 ) -> dict:
     """Per-class 3D Dice (%) of every volume in ``cases`` and their means; each predicted label map is also stored
     in ``predictions`` (by case index) when a dict is given."""
-    classes = tuple(range(1, num_classes))
-    per_case = {}
+    pairs = {}
     for c in cases:
         pred = predict_volume(model, volumes.images[c], neighbours=neighbours, interval=interval, batch_size=batch_size)
         if predictions is not None:
             predictions[c] = pred
         if volumes.original_labels:
-            pred, truth = to_case_grid(pred, volumes, c), volumes.original_labels[c]
+            pairs[volumes.case_ids[c]] = to_case_grid(pred, volumes, c), volumes.original_labels[c]
         else:
-            truth = volumes.labels[c]
-        per_case[volumes.case_ids[c]] = {str(k): v for k, v in dice_3d(pred, truth, classes).items()}
+            pairs[volumes.case_ids[c]] = pred, volumes.labels[c]
+    return dice_table(pairs, num_classes)
+
+
+def dice_table(pairs: dict[str, tuple[np.ndarray, np.ndarray]], num_classes: int) -> dict:
+    """Per-class 3D Dice (%) of (prediction, truth) label maps by case id, the mean of each class over the cases and
+    the mean of those: ``{"per_case", "mean_per_class", "mean"}``."""
+    classes = tuple(range(1, num_classes))
+    per_case = {
+        case: {str(k): v for k, v in dice_3d(pred, truth, classes).items()} for case, (pred, truth) in pairs.items()
+    }
     means = {str(k): float(np.mean([s[str(k)] for s in per_case.values()])) for k in classes}
     return {"per_case": per_case, "mean_per_class": means, "mean": float(np.mean(list(means.values())))}
