@@ -26,6 +26,7 @@ from sambook.models.baselines import network
 from sambook.models.prompted import embed_prompt
 from sambook.profiles import PROFILES
 from sambook.train.baselines import train_volume_model
+from sambook.train.volumes import split_cases
 
 CI = PROFILES["ci"]
 SIDE = CI.baseline_image_size
@@ -222,6 +223,20 @@ def test_the_3d_path_end_to_end(tmp_path):
     assert prediction.shape == volumes.labels[0].shape and prediction.max() <= 3
     _, _, again = train_volume_model(cfg, tmp_path / "again", progress=False, volumes=volumes)
     assert again == scores  # seeded: the same run twice
+
+
+def test_volume_baselines_validate_and_report_like_aftersam(tmp_path):
+    """The baselines train as AFTer-SAM does: patients held out for validation, never scored on the test split, and
+    the reported epoch's model scored once."""
+    volumes = _volumes(cases=6, depth=12, side=64)
+    keys = _keys("unet_per_slice", image_size=64, width=4, epochs=3, batch_size=2, seed=0, report_epoch="validation")
+    cfg = config_from_dict(keys).resolved(CI)
+    _, history, scores = train_volume_model(cfg, tmp_path / "run", progress=False, volumes=volumes)
+    assert all("val_dice" in row for row in history)
+    best = max(history, key=lambda row: (row["val_dice"], row["epoch"]))["epoch"]
+    assert scores["report_epoch"] == "validation" and scores["epoch"] == best
+    train_cases, test_cases = split_cases(6, seed=0)
+    assert len(scores["per_case"]) == len(test_cases) and len(train_cases) == 4
 
 
 def test_baseline_parameter_counts_quote_table3_and_count_the_built_model():

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sambook.claims import CLAIMS, Claim, Variant, ledger_rows, run_claim, verdict
+from sambook.claims import CLAIMS, Claim, Variant, ledger_rows, run_claim, variant_config, verdict
 from sambook.profiles import PROFILES
 
 PAIR = Claim(key="pair", paper="p", claim="a > b", paper_figures="", order=("a", "b"))
@@ -40,7 +40,8 @@ def test_run_claim_trains_every_variant_for_every_seed(tmp_path):
     def fake_train(cfg, out, progress=False):  # a stand-in that writes what a run writes
         calls.append((cfg.model, cfg.seed))
         out.mkdir(parents=True)
-        (out / "test_scores.json").write_text(json.dumps({"dice": 50.0 + 10 * (cfg.model == "cmaa") + cfg.seed}))
+        dice = 50.0 + 10 * (cfg.model == "cmaa") + cfg.seed
+        (out / "test_scores.json").write_text(json.dumps({"dice": dice, "hd95": 9.0}))
 
     result = run_claim(claim, [0, 1, 2], profile=PROFILES["ci"], out=tmp_path, train=fake_train)
     assert sorted(calls) == sorted((m, s) for m in ("cmaa", "sam") for s in (0, 1, 2))
@@ -76,3 +77,59 @@ def test_the_papers_figures_are_quoted_as_printed():
     assert "w.o. 92.75" in figures["no_prompt"] and "Text 92.21" in figures["no_prompt"]  # AFTer-SAM Table 3
     assert "LoRA 92.44, Finetune 92.75" in figures["decoder_full_vs_lora"]  # AFTer-SAM Table 4
     assert "SAM 91M / 3.64M / 4%, Our method 98M / 10.80M / 11%" in figures["parameter_shares"]  # CMAA Table 3
+    assert "Trans-Unet 84.43 / 16.02, Swin-Unet 84.05 / 16.25" in figures["cmaa_vs_baselines"]  # CMAA Table 2
+    assert "Swin UNETR 92.06, AFTer-SAM 92.42" in figures["aftersam_vs_baselines"]  # AFTer-SAM Table 2
+
+
+def test_a_run_shared_by_two_claims_trains_once(tmp_path):
+    """The same config, changes and seed in two claims is one run; its scores serve both."""
+    first = Claim(
+        key="a",
+        paper="p",
+        claim="c",
+        paper_figures="",
+        order=("CMAA", "FLAIR"),
+        variants=(Variant("CMAA", "cmaa.yaml"), Variant("FLAIR", "sam_flair.yaml")),
+    )
+    second = Claim(
+        key="b",
+        paper="p",
+        claim="c",
+        paper_figures="",
+        order=("ours", "early"),
+        variants=(Variant("ours", "cmaa.yaml"), Variant("early", "early.yaml")),
+    )
+    calls = []
+
+    def fake_train(cfg, out, progress=False):
+        calls.append(cfg.model)
+        out.mkdir(parents=True)
+        (out / "test_scores.json").write_text(json.dumps({"dice": float(len(calls)), "hd95": 1.0}))
+
+    done: dict = {}
+    a = run_claim(first, [0], profile=PROFILES["ci"], out=tmp_path, train=fake_train, done=done)
+    b = run_claim(second, [0], profile=PROFILES["ci"], out=tmp_path, train=fake_train, done=done)
+    assert calls == ["cmaa", "sam", "early"]
+    assert b.scores["ours"] == a.scores["CMAA"] == [1.0] and b.details["ours"] == [{"dice": 1.0, "hd95": 1.0}]
+
+
+@pytest.mark.parametrize("profile", ["ci", "cpu", "gpu"])
+def test_every_arm_of_every_claim_builds_a_valid_config(profile):
+    """No arm is left "not implemented": each resolves under each profile, and the volume comparisons share one
+    recipe (chapter `how_it_compares`)."""
+    from sambook.build import MODEL_KINDS
+
+    p = PROFILES[profile]
+    for claim in CLAIMS:
+        for variant in claim.variants:
+            cfg = variant_config(variant, 3, p)
+            assert cfg.seed == 3 and cfg.model in MODEL_KINDS
+            if variant.recipe == "compare":
+                assert (cfg.epochs, cfg.image_size, cfg.groups_per_volume) == (
+                    p.compare_volume_epochs,
+                    p.baseline_image_size,
+                    p.compare_items_per_volume,
+                )
+        labels = [v.label for v in claim.variants]
+        named = [label for group in claim.order for label in ((group,) if isinstance(group, str) else group)]
+        assert set(named) <= set(labels), claim.key

@@ -90,6 +90,12 @@ def test_dice_is_scored_on_the_original_grid(tmp_path):
     assert scores["2"] == 100.0
     assert scores["3"] == pytest.approx(dice_3d(back, gt, (3,))[3]) and scores["3"] < 80  # 2 native slices for 1
 
+    # The baselines' label maps are scored the same way (the same per-case table on the same grid), with no model.
+    from sambook.evaluate.volumes import score_label_maps
+
+    maps = score_label_maps({0: volumes.labels[0]}, volumes, num_classes=4)["per_case"]["Patient_01"]
+    assert maps == scores
+
 
 def test_window_maps_hounsfield_units_to_minus_one_one():
     hu = np.array([-3000.0, -1000.0, 0.0, 500.0, 1000.0, 3000.0])

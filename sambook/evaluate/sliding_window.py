@@ -12,9 +12,6 @@ import numpy as np
 import torch
 from monai.inferers import sliding_window_inference
 
-from sambook.datasets.volumes import VolumeSet
-from sambook.evaluate.volumes import dice_table
-
 
 def label_map(logits: torch.Tensor) -> torch.Tensor:
     """Logits (B, K, ...) -> labels (B, ...): arg-max over K, or logit > 0 for K = 1."""
@@ -33,9 +30,3 @@ def predict_volume_3d(
         x, roi_size=tuple(patch), sw_batch_size=2, predictor=lambda p: model(p)[0], overlap=overlap, mode="gaussian"
     )
     return label_map(logits)[0].cpu().numpy().astype(np.uint8)
-
-
-def score_label_maps(predictions: dict[int, np.ndarray], volumes: VolumeSet, num_classes: int) -> dict:
-    """Per-class 3D Dice (%) of predicted label maps (by case index) and their means, as
-    :func:`~sambook.evaluate.volumes.score_volumes` reports them."""
-    return dice_table({volumes.case_ids[c]: (pred, volumes.labels[c]) for c, pred in predictions.items()}, num_classes)

@@ -60,11 +60,20 @@ def score_volumes(
 ) -> dict:
     """Per-class 3D Dice (%) of every volume in ``cases`` and their means; each predicted label map is also stored
     in ``predictions`` (by case index) when a dict is given."""
+    maps = {
+        c: predict_volume(model, volumes.images[c], neighbours=neighbours, interval=interval, batch_size=batch_size)
+        for c in cases
+    }
+    if predictions is not None:
+        predictions.update(maps)
+    return score_label_maps(maps, volumes, num_classes)
+
+
+def score_label_maps(maps: dict[int, np.ndarray], volumes: VolumeSet, num_classes: int) -> dict:
+    """Per-class 3D Dice (%) of predicted label maps (by case index), each scored on its case's original grid when
+    the volumes keep one (:func:`~sambook.datasets.volumes.to_case_grid`), else on the working grid."""
     pairs = {}
-    for c in cases:
-        pred = predict_volume(model, volumes.images[c], neighbours=neighbours, interval=interval, batch_size=batch_size)
-        if predictions is not None:
-            predictions[c] = pred
+    for c, pred in maps.items():
         if volumes.original_labels:
             pairs[volumes.case_ids[c]] = to_case_grid(pred, volumes, c), volumes.original_labels[c]
         else:

@@ -17,24 +17,20 @@ item is changes with the kind:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from torch import nn
 from torch.utils.data import Dataset
 
-from sambook.atomic import atomic_path
-from sambook.build import build_model
 from sambook.config import TrainConfig
 from sambook.datasets.patches import PatchDataset
 from sambook.datasets.prompts import PromptedGroups
 from sambook.datasets.volumes import GroupDataset, VolumeSet
 from sambook.evaluate.prompted import predict_prompted_volume
-from sambook.evaluate.sliding_window import predict_volume_3d, score_label_maps
-from sambook.evaluate.volumes import predict_volume
-from sambook.train.loop import fit, fit_arguments, seed_everything
-from sambook.train.volumes import SCORES, elastic_deformation, load_volumes, split_cases
+from sambook.evaluate.sliding_window import predict_volume_3d
+from sambook.evaluate.volumes import predict_volume, score_label_maps
+from sambook.train.volumes import elastic_deformation, load_volumes, train_on_volumes
 
 
 def is_3d(cfg: TrainConfig) -> bool:
@@ -100,16 +96,17 @@ def train_volume_model(
     volumes: VolumeSet | None = None,
     predictions: dict[int, np.ndarray] | None = None,
 ) -> tuple[nn.Module, list[dict], dict]:
-    """Train a volume baseline or the prompted AFTer-SAM of a resolved config into ``out``; returns the model, its
-    history and its test scores (also written to ``volume_scores.json``)."""
+    """Train a volume baseline or the prompted AFTer-SAM of a resolved config into ``out`` as AFTer-SAM trains
+    (:func:`~sambook.train.volumes.train_on_volumes`: same split, validation hold-out and reported epoch); returns the
+    model, its history and its test scores (also written to ``volume_scores.json``)."""
     volumes = volumes if volumes is not None else load_volumes(cfg)
-    train_cases, test_cases = split_cases(len(volumes.case_ids), seed=cfg.seed)
-    seed_everything(cfg.seed)
-    model = build_model(cfg, verbose=progress)
-    items = training_items(cfg, volumes, train_cases)
-    history = fit(model, items, None, out=out, resume=resume, progress=progress, **fit_arguments(cfg))
-    scores = score_volume_model(model, volumes, test_cases, cfg, predictions)
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / SCORES) as tmp:
-        tmp.write_text(json.dumps(scores, indent=1))
-    return model, history, scores
+    return train_on_volumes(
+        cfg,
+        out,
+        pair=lambda model, cases: (model, training_items(cfg, volumes, cases)),
+        score=score_volume_model,
+        resume=resume,
+        progress=progress,
+        volumes=volumes,
+        predictions=predictions,
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,49 @@ def score_run_volumes(
     )
 
 
+def train_on_volumes(
+    cfg: TrainConfig,
+    out: Path,
+    *,
+    pair: Callable[[nn.Module, list[int]], tuple[nn.Module, Dataset]],
+    score: Callable[..., dict],
+    resume: bool = False,
+    progress: bool = True,
+    volumes: VolumeSet | None = None,
+    predictions: dict[int, np.ndarray] | None = None,
+) -> tuple[nn.Module, list[dict], dict]:
+    """Train a volume model of a resolved config into ``out`` (see the module docstring): split by patient, hold out
+    ``val_share`` of the training patients, fit, score the reported epoch's model on the test volumes. ``pair(model,
+    train_cases)`` gives what the loop trains and on what; ``score(model, volumes, cases, cfg, predictions)`` the
+    per-class 3D Dice. Returns the model, its history and its test scores (also written to ``volume_scores.json``)."""
+    volumes = volumes if volumes is not None else load_volumes(cfg)
+    train_cases, test_cases = split_cases(len(volumes.case_ids), seed=cfg.seed)
+    train_cases, val_cases = hold_out(train_cases, share=cfg.val_share, seed=cfg.seed)
+    seed_everything(cfg.seed)  # fresh weights (LoRA, position embedding, decoder, baselines) depend on it
+    model = build_model(cfg, verbose=progress)
+    trained, dataset = pair(model, train_cases)
+
+    def validate() -> dict[str, float]:
+        return {"dice": score(model, volumes, val_cases, cfg)["mean"]}
+
+    history = fit(
+        trained,
+        dataset,
+        None,
+        out=out,
+        resume=resume,
+        progress=progress,
+        validate=validate if val_cases else None,
+        **fit_arguments(cfg),
+    )
+    scores = score(model, volumes, test_cases, cfg, predictions)
+    scores = {"report_epoch": cfg.report_epoch, "epoch": reported_epoch(history, cfg.report_epoch), **scores}
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / SCORES) as tmp:
+        tmp.write_text(json.dumps(scores, indent=1))
+    return model, history, scores
+
+
 def train_aftersam(
     cfg: TrainConfig,
     out: Path,
@@ -110,27 +154,13 @@ def train_aftersam(
     """Train the AFTer-SAM of a resolved config into ``out``; returns the model, its history and test scores
     (``volumes``: already loaded volumes; ``predictions``: see :func:`score_run_volumes`)."""
     volumes = volumes if volumes is not None else load_volumes(cfg)
-    train_cases, test_cases = split_cases(len(volumes.case_ids), seed=cfg.seed)
-    train_cases, val_cases = hold_out(train_cases, share=cfg.val_share, seed=cfg.seed)
-    seed_everything(cfg.seed)  # fresh weights (LoRA, position embedding, decoder tokens) depend on it
-    model = build_model(cfg, verbose=progress)
-    trained, dataset = training_pair(cfg, model, volumes, train_cases)
-
-    def validate() -> dict[str, float]:
-        return {"dice": score_run_volumes(model, volumes, val_cases, cfg)["mean"]}
-
-    history = fit(
-        trained,
-        dataset,
-        None,
-        out=out,
+    return train_on_volumes(
+        cfg,
+        out,
+        pair=lambda model, cases: training_pair(cfg, model, volumes, cases),
+        score=score_run_volumes,
         resume=resume,
         progress=progress,
-        validate=validate if val_cases else None,
-        **fit_arguments(cfg),
+        volumes=volumes,
+        predictions=predictions,
     )
-    scores = score_run_volumes(model, volumes, test_cases, cfg, predictions)
-    scores = {"report_epoch": cfg.report_epoch, "epoch": reported_epoch(history, cfg.report_epoch), **scores}
-    with atomic_path(out / SCORES) as tmp:
-        tmp.write_text(json.dumps(scores, indent=1))
-    return model, history, scores
