@@ -147,10 +147,11 @@ CLAIMS: tuple[Claim, ...] = (
             Variant("UNETR", "baselines/unetr.yaml"),
             Variant("SwinUNETR", "baselines/swin_unetr.yaml"),
             Variant("UNet", "baselines/unet.yaml"),
+            Variant("AttentionUnet", "baselines/attention_unet.yaml"),
         ),
         order=("CMAA", ("UNETR", "SwinUNETR")),
         notes="MONAI's UNETR and SwinUNETR stand in for TransUNet and Swin-Unet (maintained relatives, not the "
-        "networks the paper ran: chapter `how_it_compares`); UNet is shown, not part of the claim.",
+        "networks the paper ran: chapter `how_it_compares`); UNet and AttentionUnet are shown, not part of the claim.",
     ),
     Claim(
         key="aftersam_vs_baselines",
