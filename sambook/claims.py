@@ -262,7 +262,8 @@ def run_claim(
 ) -> ClaimResult:
     """Train every variant of ``claim`` for every seed under ``profile`` into ``out``; score and judge. ``done``
     maps a resolved config (as JSON) to the (score, summary) of its run: a run shared with another claim trains
-    once."""
+    once; a finished run of the same config already in ``out`` is read, not trained again."""
+    from sambook.train.runs import is_finished
     from sambook.train.runs import train as train_run
 
     train = train or train_run
@@ -282,13 +283,12 @@ def run_claim(
             if key not in done:
                 run = out / claim.key / f"{variant.label.replace(' ', '_')}-seed{seed}"
                 started = time.perf_counter()
-                train(cfg, run, progress=False)
+                reused = is_finished(cfg, run)
+                if not reused:
+                    train(cfg, run, progress=False)
                 done[key] = _scores(run, cfg.model)
-                print(
-                    f"{claim.key}: {variant.label}, seed {seed}: {done[key][0]:.1f} "
-                    f"({time.perf_counter() - started:.0f} s)",
-                    flush=True,
-                )
+                took = "a finished run, reused" if reused else f"{time.perf_counter() - started:.0f} s"
+                print(f"{claim.key}: {variant.label}, seed {seed}: {done[key][0]:.1f} ({took})", flush=True)
             result.scores.setdefault(variant.label, []).append(done[key][0])
             result.details.setdefault(variant.label, []).append(done[key][1])
     result.verdict = verdict(claim, result.scores)

@@ -133,3 +133,28 @@ def test_every_arm_of_every_claim_builds_a_valid_config(profile):
         labels = [v.label for v in claim.variants]
         named = [label for group in claim.order for label in ((group,) if isinstance(group, str) else group)]
         assert set(named) <= set(labels), claim.key
+
+
+def test_finished_runs_in_the_runs_folder_are_reused_not_retrained(tmp_path, monkeypatch):
+    """An interrupted `claims --runs DIR` picks up where it stopped: a finished run of the same config, profile and
+    data root is read back; a changed config, or a run without its scores, trains again."""
+    from sambook.config_io import write_yaml
+    from sambook.train.runs import origin
+
+    monkeypatch.setenv("SAMBOOK_PROFILE", "ci")
+    claim = Claim(
+        key="k", paper="p", claim="c", paper_figures="", order=("CMAA",), variants=(Variant("CMAA", "cmaa.yaml"),)
+    )
+    calls = []
+
+    def fake_train(cfg, out, progress=False):  # writes what a finished run holds
+        calls.append(cfg.seed)
+        out.mkdir(parents=True, exist_ok=True)
+        write_yaml(out / "config.yaml", cfg.to_dict())
+        (out / "run.json").write_text(json.dumps(origin()))
+        (out / "test_scores.json").write_text(json.dumps({"dice": 70.0 + cfg.seed, "hd95": 5.0}))
+
+    first = run_claim(claim, [0, 1], profile=PROFILES["ci"], out=tmp_path, train=fake_train)
+    (tmp_path / "k" / "CMAA-seed1" / "test_scores.json").unlink()  # killed before it finished
+    again = run_claim(claim, [0, 1, 2], profile=PROFILES["ci"], out=tmp_path, train=fake_train)
+    assert calls == [0, 1, 1, 2] and again.scores["CMAA"] == first.scores["CMAA"] + [72.0]

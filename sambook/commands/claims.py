@@ -14,7 +14,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one run per variant and seed")
     parser.add_argument("--claim", action="append", choices=[c.key for c in CLAIMS], help="only these claims")
     parser.add_argument("--out", type=Path, help="results file (default: results/claims-<profile>.json)")
-    parser.add_argument("--runs", type=Path, help="keep the run folders here (default: a temporary folder)")
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        help="keep the run folders here (default: a temporary folder); finished runs of the same config found "
+        "there are reused, so an interrupted command picks up where it stopped",
+    )
 
 
 def main(args: argparse.Namespace) -> int:

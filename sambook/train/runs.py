@@ -45,6 +45,7 @@ from sambook.train.loop import (
     reported_epoch,
     seed_everything,
 )
+from sambook.train.volumes import SCORES as VOLUME_SCORES
 from sambook.train.volumes import load_volumes, score_run_volumes, split_cases, train_aftersam
 
 CONFIG = "config.yaml"
@@ -73,6 +74,18 @@ def origin() -> dict:
 
 def holds_run(folder: Path) -> bool:
     return (folder / CONFIG).is_file() or (folder / STATE).is_file()
+
+
+def is_finished(cfg: TrainConfig, out: Path) -> bool:
+    """Whether ``out`` holds a finished run of ``cfg``: the same config, profile and data root, its test scores
+    written (they are written last)."""
+    scores = out / (VOLUME_SCORES if cfg.model in VOLUME_MODELS else TEST_SCORES)
+    if not (scores.is_file() and (out / CONFIG).is_file() and (out / ORIGIN).is_file()):
+        return False
+    return (
+        read_yaml_config(out) == cfg.to_dict()
+        and {k: _read_origin(out).get(k) for k in ("profile", "data_root")} == origin()
+    )
 
 
 def _read_origin(run_dir: Path) -> dict:
