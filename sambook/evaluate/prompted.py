@@ -24,14 +24,16 @@ def predict_prompted_volume(
     seed: int = 0,
     batch_size: int = 8,
 ) -> np.ndarray:
-    """The label map (D, S, S) of ``volume`` (D, S, S), prompts drawn from ``labels`` (D, S, S)."""
+    """The label map (D, S, S) of ``volume`` (D, S, S), prompts drawn from ``labels`` (D, S, S); the groups and their
+    prompt planes go to the model's device, the labels come back to the host."""
     model.eval()
+    device = next(model.parameters()).device
     size, out = volume.shape[-1], []
     for start in range(0, len(volume), batch_size):
         items = []
         for d in range(start, min(start + batch_size, len(volume))):
             tokens = prompt_tokens(labels[d] > 0, prompt, slice_rng(seed, case, d))
             items.append(np.concatenate([group(volume, d, neighbours, interval), prompt_plane(tokens, size)[None]]))
-        logits = model(torch.from_numpy(np.stack(items))[:, :, None])[0]
-        out.append((logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1))
+        logits = model(torch.from_numpy(np.stack(items))[:, :, None].to(device))[0]
+        out.append(((logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1)).cpu())
     return torch.cat(out).numpy().astype(np.uint8)
