@@ -262,8 +262,9 @@ def run_claim(
 ) -> ClaimResult:
     """Train every variant of ``claim`` for every seed under ``profile`` into ``out``; score and judge. ``done``
     maps a resolved config (as JSON) to the (score, summary) of its run: a run shared with another claim trains
-    once; a finished run of the same config already in ``out`` is read, not trained again."""
-    from sambook.train.runs import is_finished
+    once; a finished run of the same config already in ``out`` is read, not trained again, and any other run folder
+    there (unfinished, or of another config) is replaced."""
+    from sambook.train.runs import holds_run, is_finished
     from sambook.train.runs import train as train_run
 
     train = train or train_run
@@ -284,8 +285,8 @@ def run_claim(
                 run = out / claim.key / f"{variant.label.replace(' ', '_')}-seed{seed}"
                 started = time.perf_counter()
                 reused = is_finished(cfg, run)
-                if not reused:
-                    train(cfg, run, progress=False)
+                if not reused:  # an unfinished run (interrupted) or another config's run is trained afresh
+                    train(cfg, run, progress=False, overwrite=holds_run(run))
                 done[key] = _scores(run, cfg.model)
                 took = "a finished run, reused" if reused else f"{time.perf_counter() - started:.0f} s"
                 print(f"{claim.key}: {variant.label}, seed {seed}: {done[key][0]:.1f} ({took})", flush=True)

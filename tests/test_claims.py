@@ -37,7 +37,7 @@ def test_run_claim_trains_every_variant_for_every_seed(tmp_path):
     )
     calls = []
 
-    def fake_train(cfg, out, progress=False):  # a stand-in that writes what a run writes
+    def fake_train(cfg, out, progress=False, overwrite=False):  # a stand-in that writes what a run writes
         calls.append((cfg.model, cfg.seed))
         out.mkdir(parents=True)
         dice = 50.0 + 10 * (cfg.model == "cmaa") + cfg.seed
@@ -101,7 +101,7 @@ def test_a_run_shared_by_two_claims_trains_once(tmp_path):
     )
     calls = []
 
-    def fake_train(cfg, out, progress=False):
+    def fake_train(cfg, out, progress=False, overwrite=False):
         calls.append(cfg.model)
         out.mkdir(parents=True)
         (out / "test_scores.json").write_text(json.dumps({"dice": float(len(calls)), "hd95": 1.0}))
@@ -147,8 +147,8 @@ def test_finished_runs_in_the_runs_folder_are_reused_not_retrained(tmp_path, mon
     )
     calls = []
 
-    def fake_train(cfg, out, progress=False):  # writes what a finished run holds
-        calls.append(cfg.seed)
+    def fake_train(cfg, out, progress=False, overwrite=False):  # writes what a finished run holds
+        calls.append((cfg.seed, overwrite))
         out.mkdir(parents=True, exist_ok=True)
         write_yaml(out / "config.yaml", cfg.to_dict())
         (out / "run.json").write_text(json.dumps(origin()))
@@ -157,4 +157,5 @@ def test_finished_runs_in_the_runs_folder_are_reused_not_retrained(tmp_path, mon
     first = run_claim(claim, [0, 1], profile=PROFILES["ci"], out=tmp_path, train=fake_train)
     (tmp_path / "k" / "CMAA-seed1" / "test_scores.json").unlink()  # killed before it finished
     again = run_claim(claim, [0, 1, 2], profile=PROFILES["ci"], out=tmp_path, train=fake_train)
-    assert calls == [0, 1, 1, 2] and again.scores["CMAA"] == first.scores["CMAA"] + [72.0]
+    assert calls == [(0, False), (1, False), (1, True), (2, False)]  # the unfinished run is replaced, not refused
+    assert again.scores["CMAA"] == first.scores["CMAA"] + [72.0]

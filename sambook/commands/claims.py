@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--runs",
         type=Path,
         help="keep the run folders here (default: a temporary folder); finished runs of the same config found "
-        "there are reused, so an interrupted command picks up where it stopped",
+        "there are reused, so an interrupted command picks up where it stopped; other runs there (unfinished, or "
+        "of another config) are replaced",
     )
 
 
