@@ -147,6 +147,31 @@ def test_execution_report_tells_executed_cached_and_failed_chapters():
     assert lines[-1].split()[-1] == "12.5", "only chapters executed in this build count in the total"
 
 
+def test_execution_report_names_each_executed_chapters_slowest_cell_against_the_timeout():
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("text"),
+        nbformat.v4.new_code_cell("fit()\nmore"),
+        nbformat.v4.new_code_cell("print(1)"),
+        nbformat.v4.new_code_cell("never run"),
+    ]
+    for cell, (start, end) in zip(notebook.cells[1:3], [("00:00:00", "00:21:00"), ("00:30:00", "00:30:01")]):
+        cell.metadata.execution = {
+            "iopub.execute_input": f"2026-12-01T{start}Z",
+            "shell.execute_reply": f"2026-12-01T{end}Z",
+        }
+    assert execution_report.slowest_cell(notebook) == (1260.0, "fit()")
+    data = {
+        "book/a": {"runtime": 1300.0, "mtime": 1001.0, "method": "force", "succeeded": True},
+        "book/b": {"runtime": 5.0, "mtime": 1001.0, "method": "force", "succeeded": True},
+    }
+    lines = execution_report.format_report(data, 1000.0, {"book/a": (1260.0, "fit()"), "book/b": (1.0, "x")}, 3600)
+    assert "slowest cell 1260.0 s (35 % of 3600 s): fit()  OVER A THIRD OF THE TIMEOUT" in lines[1]
+    assert "slowest cell 1.0 s (0 % of 3600 s): x" in lines[2] and "OVER" not in lines[2]
+
+
 def test_vendor_check_names_the_missing_files(tmp_path: Path):
     from sphinx.errors import ExtensionError
 
