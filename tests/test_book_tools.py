@@ -36,9 +36,12 @@ def test_cache_folder_differs_per_profile(project: Path):
     assert book_config.cache_folder("ci", project).name.startswith("ci-")
 
 
-@pytest.mark.parametrize("edit", ["sambook/a.py", "configs/c.yaml", "data/checkpoints/m.pth", "sambook/new.py"])
+@pytest.mark.parametrize(
+    "edit", ["sambook/a.py", "configs/c.yaml", "data/checkpoints/m.pth", "sambook/new.py", "results/claims-cpu.json"]
+)
 def test_any_dependency_change_moves_the_cache(project: Path, edit: str):
     before = book_config.cache_folder("ci", project)
+    (project / edit).parent.mkdir(parents=True, exist_ok=True)
     (project / edit).write_bytes((project / edit).read_bytes() + b"#" if (project / edit).exists() else b"y = 2\n")
     assert book_config.cache_folder("ci", project) != before
 

@@ -3,8 +3,9 @@ outputs are cached (``make book`` calls this; see the README's "Building the boo
 
 Local builds use ``execute_notebooks: cache``: jupyter-cache keys a notebook by its code cells only, so the cache
 folder itself is keyed by everything else a chapter's outputs depend on: the profile (``SAMBOOK_PROFILE``) and a
-hash of the library, the experiment configs and the committed checkpoints. A different profile or any library
-change therefore executes every chapter again; editing one chapter's code re-executes only that chapter. CI keeps
+hash of the library, the experiment configs, the committed checkpoints and the results files chapters read
+(``results/``, e.g. the claims ledger's). A different profile or any library change therefore executes every
+chapter again; editing one chapter's code re-executes only that chapter. CI keeps
 ``force`` (every chapter executed, no cache read).
 
     python tools/book_config.py --profile cpu --execute cache --out _build/config/_config.cpu.yml
@@ -22,7 +23,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 # What chapter outputs depend on besides their own code cells (jupyter-cache's key) and the profile.
-DEPENDENCIES = ("sambook/**/*.py", "configs/**/*.yaml", "data/checkpoints/*")
+DEPENDENCIES = ("sambook/**/*.py", "configs/**/*.yaml", "data/checkpoints/*", "results/*.json")
 CACHE_ROOT = Path("_build") / ".jupyter_cache"
 EXECUTE_MODES = ("cache", "force")
 
