@@ -251,3 +251,36 @@ def test_a_config_asking_other_heads_of_sam_derived_blocks_is_refused():
     assert TrainConfig(**keys, fresh=True).resolved(PROFILES["gpu"]).fusion_heads == 8
     with pytest.raises(ConfigError, match="fusion_heads 8: SAM-derived fusion blocks keep SAM's 4 heads"):
         build_model({**keys, "fusion_heads": 8}, profile=PROFILES["ci"])
+
+
+class _Whole(torch.nn.Module):
+    """The same AFTer-SAM behind a plain module: volume inference feeds it each group whole."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x)
+
+
+@pytest.mark.parametrize("slices, interval", [(3, 1), (4, 2), (1, 1)])
+def test_volume_inference_from_shared_slice_features_equals_feeding_each_group(slices, interval):
+    """AFTer-SAM's frozen blocks run once per slice in volume inference; the label map, and the logits of every
+    group, are those of feeding every group through the whole model."""
+    model = _model(slices).eval()
+    with torch.no_grad():  # a trained-looking model: the zero-started gates open, so the slices matter
+        for name, p in model.named_parameters():
+            if "gate" in name:
+                p.fill_(0.5)
+    volume = _volumes(depth=9).images[0]
+    neighbours = slices - 1
+    fast = predict_volume(model, volume, neighbours=neighbours, interval=interval, batch_size=4)
+    whole = predict_volume(_Whole(model), volume, neighbours=neighbours, interval=interval, batch_size=4)
+    assert np.array_equal(fast, whole)
+    with torch.no_grad():
+        x = torch.from_numpy(volume)[:, None]
+        features = model.frozen_features(x)
+        index = torch.tensor([neighbour_indices(d, 9, neighbours, interval) for d in range(9)])
+        groups = torch.from_numpy(np.stack([volume[i] for i in index.numpy()]))[:, :, None]
+        torch.testing.assert_close(model.head(features[index], (32, 32)).logits, model(groups).logits)

@@ -277,3 +277,27 @@ def test_report_the_validation_selected_epoch(tmp_path):
         fit(_model(), Squares(), None, out=tmp_path / "b", epochs=1, batch_size=8, lr=0.1, report_epoch="validation")
     with pytest.raises(ValueError, match="report_epoch 'best'"):
         fit(_model(), Squares(), val, out=tmp_path / "c", epochs=1, batch_size=8, lr=0.1, report_epoch="best")
+
+
+@pytest.mark.parametrize("report_epoch, validated", [("validation", [1, 2, 3]), ("last", [3])])
+def test_whole_volume_validation_runs_when_it_selects_or_once_at_the_end(tmp_path, report_epoch, validated):
+    """validate() (AFTer-SAM's whole validation volumes) runs after every epoch when it selects the reported epoch,
+    and after the last epoch only when nothing is selected by it."""
+    calls = []
+
+    def validate():
+        calls.append(len(calls))
+        return {"dice": float(len(calls))}
+
+    history = fit(
+        _model(),
+        Squares(),
+        None,
+        out=tmp_path,
+        epochs=3,
+        batch_size=8,
+        lr=0.5,
+        validate=validate,
+        report_epoch=report_epoch,
+    )
+    assert [row["epoch"] for row in history if "val_dice" in row] == validated and len(calls) == len(validated)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sambook.datasets.volumes import VolumeSet, group, to_case_grid
+from sambook.datasets.volumes import VolumeSet, group, neighbour_indices, to_case_grid
+from sambook.models.aftersam import AfterSAM
 
 
 @torch.no_grad()
@@ -24,15 +25,27 @@ def predict_volume(
     model: torch.nn.Module, volume: np.ndarray, *, neighbours: int, interval: int, batch_size: int = 8
 ) -> np.ndarray:
     """Slide over every slice of ``volume`` (D, S, S) and return the predicted label map (D, S, S); the groups go to
-    the model's device, the labels come back to the host."""
+    the model's device, the labels come back to the host. For AFTer-SAM the frozen blocks run once per slice and
+    every group is assembled from their features (:meth:`~sambook.models.aftersam.AfterSAM.head`): the same
+    prediction as feeding each group whole, with N_A + 1 times fewer passes through the frozen blocks."""
     model.eval()
     device = next(model.parameters()).device
-    out = []
-    for start in range(0, len(volume), batch_size):
-        groups = np.stack(
-            [group(volume, d, neighbours, interval) for d in range(start, min(start + batch_size, len(volume)))]
+    depth, size = len(volume), volume.shape[1:]
+    features = None
+    if isinstance(model, AfterSAM):
+        slices = torch.from_numpy(volume)[:, None]
+        features = torch.cat(
+            [model.frozen_features(slices[i : i + batch_size].to(device)) for i in range(0, depth, batch_size)]
         )
-        logits = model(torch.from_numpy(groups)[:, :, None].to(device))[0]
+    out = []
+    for start in range(0, depth, batch_size):
+        centres = range(start, min(start + batch_size, depth))
+        if features is not None:
+            index = torch.tensor([neighbour_indices(d, depth, neighbours, interval) for d in centres], device=device)
+            logits = model.head(features[index], tuple(size))[0]
+        else:
+            groups = np.stack([group(volume, d, neighbours, interval) for d in centres])
+            logits = model(torch.from_numpy(groups)[:, :, None].to(device))[0]
         out.append(((logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1)).cpu())
     return torch.cat(out).numpy().astype(np.uint8)
 

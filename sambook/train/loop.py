@@ -120,7 +120,8 @@ def _write_metrics(out: Path, history: list[dict]) -> None:
         tmp.write_text(json.dumps(history, indent=1))
     with atomic_path(out / "metrics.csv") as tmp:
         with open(tmp, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+            columns = list(dict.fromkeys(key for row in history for key in row))  # a score only some epochs have
+            writer = csv.DictWriter(handle, fieldnames=columns, restval="")
             writer.writeheader()
             writer.writerows(history)
 
@@ -249,7 +250,8 @@ def fit(
 
     ``val_set`` (the third argument): the validation slices scored after every epoch (Dice and HD95 as
     ``val_dice``/``val_hd95``; ``eval_prefix`` renames them, e.g. for a learning curve that selects nothing);
-    ``validate()`` instead returns such scores itself (AFTer-SAM: 3D Dice of whole validation volumes).
+    ``validate()`` instead returns such scores itself (AFTer-SAM: 3D Dice of whole validation volumes), after every
+    epoch when ``report_epoch="validation"`` and after the last epoch only otherwise.
     ``report_epoch``: ``"last"`` or ``"validation"`` (the model ends with the best validation Dice's weights).
     ``optimizer_name``/``betas``/``schedule``/``min_lr``: see :func:`make_optimizer` and :func:`make_scheduler`
     (defaults: AdamW, cosine to lr / 100). ``stop_after(epoch)`` returning True ends the run after that epoch's
@@ -321,8 +323,11 @@ def fit(
             "lr": epoch_lr,  # the rate this epoch trained with
             "seconds": time.perf_counter() - started,
         }
-        if dist.is_main and (val_set is not None or validate is not None):
-            scores = validate() if validate is not None else {}
+        # validate(): after every epoch when it selects the reported epoch, else after the last one only (whole
+        # volumes are costly to predict, and a score that selects nothing is needed once).
+        validating = validate is not None and (report_epoch == "validation" or epoch + 1 == epochs)
+        if dist.is_main and (val_set is not None or validating):
+            scores = validate() if validating else {}
             if val_set is not None:
                 scores = evaluate(model, val_set, batch_size=batch_size, classes=classes, device=device)
             row.update({f"{eval_prefix}_{k}": v for k, v in scores.items() if k in ("dice", "hd95")})

@@ -3,7 +3,8 @@
 The same loop as Table 1 (:func:`sambook.train.loop.fit`), fed with slice groups instead of slices: one random group
 per volume per epoch (``groups_per_volume`` for more), elastically deformed with MONAI (the paper's augmentation),
 or served from the frozen-feature cache instead (exact only without deformation). ``val_share`` of the training
-patients are held out: after every epoch their whole volumes are predicted and scored (mean 3D Dice, ``val_dice``).
+patients are held out: their whole volumes are predicted and scored (mean 3D Dice, ``val_dice``) after every epoch
+when ``report_epoch: validation`` (the score selects the epoch), after the last epoch only otherwise.
 After training, the model of the reported epoch (``report_epoch``: the last, or the best on validation) predicts
 every test volume slice by slice; its per-class 3D Dice goes to ``volume_scores.json``.
 """
