@@ -297,27 +297,42 @@ def run_claim(
 
 
 def run_claims(
-    seeds: list[int], *, profile: Profile | None = None, keys: list[str] | None = None, out: Path | None = None
+    seeds: list[int],
+    *,
+    profile: Profile | None = None,
+    keys: list[str] | None = None,
+    out: Path | None = None,
+    on_claim: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Every training claim (or those in ``keys``) over ``seeds``: the results with their provenance."""
+    """Every training claim (or those in ``keys``) over ``seeds``: the results with their provenance.
+    ``on_claim(results)`` is called after each claim with the results so far (``"complete": False`` until the
+    last), so a command that is stopped early still leaves what it measured."""
     profile = profile or get_profile()
     started = time.time()
+
+    def results(done_claims: list[ClaimResult], complete: bool) -> dict:
+        return {
+            "command": " ".join(["python -m sambook claims", *sys.argv[2:]]) if sys.argv[1:2] == ["claims"] else None,
+            "code_version": code_version(),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()} {platform.release()}",
+            "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
+            "seconds": round(time.time() - started, 1),
+            "profile": profile.name,
+            "seeds": list(seeds),
+            "complete": complete,
+            "claims": [dataclasses.asdict(r) for r in done_claims],
+        }
+
     with tempfile.TemporaryDirectory() as scratch:
         runs = out or Path(scratch)
         done: dict = {}
-        results = [
-            run_claim(c, seeds, profile=profile, out=runs, done=done) for c in CLAIMS if keys is None or c.key in keys
-        ]
-    return {
-        "command": " ".join(["python -m sambook claims", *sys.argv[2:]]) if sys.argv[1:2] == ["claims"] else None,
-        "code_version": code_version(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()} {platform.release()}",
-        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
-        "seconds": round(time.time() - started, 1),
-        "profile": profile.name,
-        "seeds": list(seeds),
-        "claims": [dataclasses.asdict(r) for r in results],
-    }
+        measured: list[ClaimResult] = []
+        for claim in CLAIMS:
+            if keys is None or claim.key in keys:
+                measured.append(run_claim(claim, seeds, profile=profile, out=runs, done=done))
+                if on_claim is not None:
+                    on_claim(results(measured, complete=False))
+    return results(measured, complete=True)
 
 
 def parameter_shares() -> tuple[str, str]:

@@ -159,3 +159,23 @@ def test_finished_runs_in_the_runs_folder_are_reused_not_retrained(tmp_path, mon
     again = run_claim(claim, [0, 1, 2], profile=PROFILES["ci"], out=tmp_path, train=fake_train)
     assert calls == [(0, False), (1, False), (1, True), (2, False)]  # the unfinished run is replaced, not refused
     assert again.scores["CMAA"] == first.scores["CMAA"] + [72.0]
+
+
+def test_the_results_are_written_after_every_claim(tmp_path, monkeypatch):
+    """A claims command stopped early leaves every claim it finished, marked incomplete."""
+    import sambook.claims as claims
+
+    first = Claim(key="a", paper="p", claim="c", paper_figures="", order=("x",), variants=(Variant("x", "cmaa.yaml"),))
+    second = Claim(
+        key="b", paper="p", claim="c", paper_figures="", order=("y",), variants=(Variant("y", "early.yaml"),)
+    )
+    monkeypatch.setattr(claims, "CLAIMS", (first, second))
+
+    def fake_run_claim(claim, seeds, **kwargs):
+        return claims.ClaimResult(claim.key, {"x": [1.0]}, verdict="holds")
+
+    monkeypatch.setattr(claims, "run_claim", fake_run_claim)
+    seen = []
+    final = claims.run_claims([0], profile=PROFILES["ci"], out=tmp_path, on_claim=lambda r: seen.append(r))
+    assert [[c["key"] for c in r["claims"]] for r in seen] == [["a"], ["a", "b"]]
+    assert [r["complete"] for r in seen] == [False, False] and final["complete"]

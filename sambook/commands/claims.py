@@ -29,7 +29,13 @@ def main(args: argparse.Namespace) -> int:
     if out.exists():
         print(f"{out} exists: move it away or pass --out (results are never overwritten without being asked)")
         return 1
-    results = run_claims(args.seeds, profile=profile, keys=args.claim, out=args.runs)
+    results = run_claims(  # the file holds every claim measured so far, "complete" once all are
+        args.seeds,
+        profile=profile,
+        keys=args.claim,
+        out=args.runs,
+        on_claim=lambda partial: write_results(partial, out),
+    )
     write_results(results, out)
     for row in ledger_rows(results):
         print(f"[{row['verdict']}] {row['paper']}: {row['claim']}\n    offline: {row['offline']}")
