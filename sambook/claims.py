@@ -3,10 +3,10 @@
 A claim compares variants of a config (``configs/`` plus overrides) on one score: the test Dice (%) of the
 reported epoch for the slice models (Table 1 and the 2D baselines, ``test_scores.json``), the mean per-class 3D Dice
 (%) over the test volumes for the volume models (AFTer-SAM and the volume baselines, ``volume_scores.json``). Each
-variant trains once per seed, at the sizes of the active profile; the volume comparisons of chapter
-`how_it_compares` (baselines, prompts) and the AFTer-SAM ablations use that chapter's recipe for every arm
-(:func:`comparison_recipe`). A run shared by several claims (same config, changes and seed) trains once. The ledger
-gives mean ± sd over seeds and a verdict:
+variant trains once per seed, at the sizes of the active profile: the AFTer-SAM ablations (2D baseline, decoder
+LoRA) as chapter `aftersam_volumes` trains them, the volume comparisons of chapter `how_it_compares` (baselines,
+prompts) by that chapter's one recipe for every arm (:func:`comparison_recipe`). A run shared by several claims
+(same config, changes and seed) trains once. The ledger gives mean ± sd over seeds and a verdict:
 
 * **holds** — the claimed order holds between the means, and each gap is larger than the larger of the two sds;
 * **does not hold** — some claimed gap is reversed by more than the larger sd;
@@ -105,8 +105,8 @@ CLAIMS: tuple[Claim, ...] = (
         paper_figures="not an ablation of the paper: its Tables 1-2 compare with other methods (the book's fair "
         "baseline trains the same LoRA, position embedding and decoder, without the axial attention)",
         variants=(
-            Variant("AFTer-SAM", "aftersam.yaml", recipe="compare"),
-            Variant("2D baseline", "aftersam.yaml", (("axial", False),), recipe="compare"),
+            Variant("AFTer-SAM", "aftersam.yaml"),
+            Variant("2D baseline", "aftersam_2d.yaml"),
         ),
         order=("AFTer-SAM", "2D baseline"),
     ),
@@ -131,8 +131,8 @@ CLAIMS: tuple[Claim, ...] = (
         claim="fine-tuning the whole mask decoder beats tuning it with LoRA (Table 4)",
         paper_figures="Average Dice (%): LoRA 92.44, Finetune 92.75",
         variants=(
-            Variant("full decoder", "aftersam.yaml", recipe="compare"),
-            Variant("decoder LoRA", "aftersam.yaml", (("decoder_lora", True),), recipe="compare"),
+            Variant("full decoder", "aftersam.yaml"),
+            Variant("decoder LoRA", "aftersam.yaml", (("decoder_lora", True),)),
         ),
         order=("full decoder", "decoder LoRA"),
     ),
