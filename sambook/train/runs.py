@@ -82,10 +82,8 @@ def is_finished(cfg: TrainConfig, out: Path) -> bool:
     scores = out / (VOLUME_SCORES if cfg.model in VOLUME_MODELS else TEST_SCORES)
     if not (scores.is_file() and (out / CONFIG).is_file() and (out / ORIGIN).is_file()):
         return False
-    return (
-        read_yaml_config(out) == cfg.to_dict()
-        and {k: _read_origin(out).get(k) for k in ("profile", "data_root")} == origin()
-    )
+    recorded = _read_origin(out)
+    return read_yaml_config(out) == cfg.to_dict() and {k: recorded.get(k) for k in origin()} == origin()
 
 
 def _read_origin(run_dir: Path) -> dict:
