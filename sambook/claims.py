@@ -309,11 +309,12 @@ def run_claims(
     last), so a command that is stopped early still leaves what it measured."""
     profile = profile or get_profile()
     started = time.time()
+    version = code_version()  # the code that trains, not the tree at the time each claim ends
 
     def results(done_claims: list[ClaimResult], complete: bool) -> dict:
         return {
             "command": " ".join(["python -m sambook claims", *sys.argv[2:]]) if sys.argv[1:2] == ["claims"] else None,
-            "code_version": code_version(),
+            "code_version": version,
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()} {platform.release()}",
             "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
             "seconds": round(time.time() - started, 1),
