@@ -23,24 +23,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import platform
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sambook.atomic import atomic_path
 from sambook.config import VOLUME_MODELS, TrainConfig, load_config
 from sambook.errors import ConfigError
 from sambook.foundation.provenance import code_version
-from sambook.paths import CONFIGS, REPO_ROOT
+from sambook.paths import CONFIGS
 from sambook.profiles import Profile, get_profile
-
-RESULTS = REPO_ROOT / "results"
+from sambook.results import RESULTS, describe, provenance, read_results
 
 
 @dataclass(frozen=True)
@@ -313,13 +308,7 @@ def run_claims(
 
     def results(done_claims: list[ClaimResult], complete: bool) -> dict:
         return {
-            "command": " ".join(["python -m sambook claims", *sys.argv[2:]]) if sys.argv[1:2] == ["claims"] else None,
-            "code_version": version,
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()} {platform.release()}",
-            "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
-            "seconds": round(time.time() - started, 1),
-            "profile": profile.name,
-            "seeds": list(seeds),
+            **provenance("claims", started=started, profile=profile, seeds=seeds, version=version),
             "complete": complete,
             "claims": [dataclasses.asdict(r) for r in done_claims],
         }
@@ -351,13 +340,34 @@ def parameter_shares() -> tuple[str, str]:
 
 
 def results_file(profile_name: str) -> Path:
+    """Where ``python -m sambook claims`` writes by default: ``results/claims-<profile>.json``."""
     return RESULTS / f"claims-{profile_name}.json"
 
 
-def write_results(results: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(results, indent=1))
+def claims_files(profile_name: str) -> list[Path]:
+    """The profile's results files: ``claims-<profile>.json`` and any ``claims-<profile>-<part>.json`` (a later run
+    of more claims, ``--out``)."""
+    first = results_file(profile_name)
+    return ([first] if first.is_file() else []) + sorted(RESULTS.glob(f"claims-{profile_name}-*.json"))
+
+
+def load_claims(profile_name: str) -> dict | None:
+    """Every claim measured in the profile's results files (None when there are none): ``{"sources": [one line of
+    provenance per file], "claims": [...]}``, each claim with its ``source`` (file name) and ``seeds``. A claim found
+    in two files is an error naming both (remove one: which one to read is not for the page to guess)."""
+    paths = claims_files(profile_name)
+    if not paths:
+        return None
+    sources, claims, seen = [], [], {}
+    for path in paths:
+        results = read_results(path)
+        sources.append(describe(results, path))
+        for claim in results["claims"]:
+            if claim["key"] in seen:
+                raise ValueError(f"claim {claim['key']!r} is in both {seen[claim['key']]} and {path.name}: remove one")
+            seen[claim["key"]] = path.name
+            claims.append({**claim, "source": path.name, "seeds": results["seeds"]})
+    return {"sources": sources, "claims": claims}
 
 
 def ledger_rows(results: dict | None) -> list[dict]:

@@ -78,9 +78,12 @@ def test_same_seed_same_run(checkpoint, tmp_path, monkeypatch):
 def test_init_gap_command(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SAMBOOK_PROFILE", "ci")
     from sambook.__main__ import main
+    from sambook.results import read_results
 
-    assert main(["init-gap", "--seeds", "0", "--out", str(tmp_path)]) == 0
-    record = json.loads((tmp_path / "init_gap.json").read_text())
+    out = tmp_path / "init-gap-ci.json"
+    assert main(["init-gap", "--seeds", "0", "--out", str(out), "--runs", str(tmp_path / "runs")]) == 0
+    record = read_results(out)  # provenance: command, code version, machine, date, profile, seeds
+    assert (record["profile"], record["seeds"]) == ("ci", [0])
     runs = [InitRun(**r) for r in record["runs"]]
     assert [(r.model, r.init) for r in runs] == [
         (m, i) for m in ("sam", "early", "cmaa") for i in ("pretrained", "random")
@@ -88,4 +91,8 @@ def test_init_gap_command(tmp_path, monkeypatch, capsys):
     printed = capsys.readouterr().out
     dice, hd95 = gaps(runs)["cmaa pretrained - random"][0]
     assert f"cmaa pretrained - random   Dice / HD95 per seed: {dice:+.1f} / {hd95:+.1f} mm" in printed
-    assert (tmp_path / "seed0-cmaa-random" / "metrics.csv").is_file()
+    assert (tmp_path / "runs" / "seed0-cmaa-random" / "metrics.csv").is_file()
+    before = out.read_bytes()
+    assert main(["init-gap", "--seeds", "1", "--out", str(out), "--runs", str(tmp_path / "runs")]) == 1
+    assert out.read_bytes() == before  # never overwritten without being asked
+    assert "exists" in capsys.readouterr().out

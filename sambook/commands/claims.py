@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sambook.claims import CLAIMS, ledger_rows, results_file, run_claims, write_results
+from sambook.claims import CLAIMS, ledger_rows, results_file, run_claims
 from sambook.profiles import get_profile
+from sambook.results import write_results
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

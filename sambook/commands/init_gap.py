@@ -1,33 +1,38 @@
 """``python -m sambook init-gap --seeds ...``: the Table 1 models from the pretrained vs a random mini SAM (chapter
-`foundation_model`)."""
+`foundation_model`), written to ``results/init-gap-<profile>.json`` with its provenance (:mod:`sambook.results`)."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import time
 from dataclasses import asdict
 from pathlib import Path
 
-from sambook.atomic import atomic_path
 from sambook.datasets.slices import load_slice_splits
-from sambook.foundation.init_gap import RUNS, gaps, train_init
+from sambook.foundation.init_gap import RUNS, gaps, results_file, train_init
+from sambook.foundation.provenance import code_version
 from sambook.models.checkpoint import resolve_checkpoint
 from sambook.paths import data_root
 from sambook.profiles import get_profile
+from sambook.results import provenance, write_results
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument(
-        "--out", type=Path, help="run folders and init_gap.json (default: data_root()/runs/init-gap-PROFILE)"
-    )
+    parser.add_argument("--out", type=Path, help="results file (default: results/init-gap-<profile>.json)")
+    parser.add_argument("--runs", type=Path, help="run folders (default: data_root()/runs/init-gap-<profile>)")
 
 
 def main(args: argparse.Namespace) -> int:
     profile = get_profile()
+    out = args.out or results_file(profile.name)
+    if out.exists():
+        print(f"{out} exists: move it away or pass --out (results are never overwritten without being asked)")
+        return 1
+    started, version = time.time(), code_version()
     checkpoint, description = resolve_checkpoint("mini")
     print(description)
-    out = args.out or data_root() / "runs" / f"init-gap-{profile.name}"
+    run_dirs = args.runs or data_root() / "runs" / f"init-gap-{profile.name}"
     data = load_slice_splits(profile)
     runs = []
     print(
@@ -43,7 +48,7 @@ def main(args: argparse.Namespace) -> int:
                 profile=profile,
                 checkpoint=checkpoint,
                 seed=seed,
-                out=out / f"seed{seed}-{name}-{init}",
+                out=run_dirs / f"seed{seed}-{name}-{init}",
             )
             runs.append(run)
             print(
@@ -55,10 +60,11 @@ def main(args: argparse.Namespace) -> int:
         mean_dice = sum(d for d, _ in per_seed.values()) / len(per_seed)
         mean_hd95 = sum(h for _, h in per_seed.values()) / len(per_seed)
         print(f"{key:26s} Dice / HD95 per seed: {listed};  mean {mean_dice:+.1f} / {mean_hd95:+.1f} mm")
-    with atomic_path(out / "init_gap.json") as tmp:
-        tmp.write_text(
-            json.dumps(
-                {"profile": profile.name, "checkpoint": str(checkpoint), "runs": [asdict(r) for r in runs]}, indent=1
-            )
-        )
+    record = {
+        **provenance("init-gap", started=started, profile=profile, seeds=args.seeds, version=version),
+        "checkpoint": description,
+        "runs": [asdict(r) for r in runs],
+    }
+    write_results(record, out)
+    print(f"{out}: {record['seconds'] / 60:.1f} min")
     return 0
