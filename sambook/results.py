@@ -75,7 +75,8 @@ def describe(results: dict, path: Path | None = None) -> str:
     where = f"{path.relative_to(path.parents[1])}: " if path is not None else ""
     seeds = ", ".join(str(s) for s in results["seeds"])
     complete = "" if results.get("complete", True) else " (incomplete: stopped before its last run)"
+    command = f"`{results['command']}`" if results["command"] else "run in this process"
     return (
-        f"{where}`{results['command']}` at code {str(results['code_version'])[:10]} on {results['machine']}, "
+        f"{where}{command} at code {str(results['code_version'])[:10]} on {results['machine']}, "
         f"{results['date']}, profile {results['profile']}, seeds {seeds}{complete}"
     )

@@ -3,8 +3,6 @@ command, and determinism under a seed."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
