@@ -246,6 +246,14 @@ def variant_config(variant: Variant, seed: int, profile: Profile) -> TrainConfig
     return comparison_recipe(cfg, profile) if variant.recipe == "compare" else cfg
 
 
+def _finished_elsewhere(cfg: TrainConfig, out: Path, run: Path) -> Path | None:
+    """A finished run of ``cfg`` under another claim's folder of ``out`` (two claims share it, and an earlier
+    command trained it for the other one), or None."""
+    from sambook.train.runs import is_finished
+
+    return next((p for p in sorted(out.glob("*/*")) if p != run and p.is_dir() and is_finished(cfg, p)), None)
+
+
 def run_claim(
     claim: Claim,
     seeds: list[int],
@@ -257,8 +265,9 @@ def run_claim(
 ) -> ClaimResult:
     """Train every variant of ``claim`` for every seed under ``profile`` into ``out``; score and judge. ``done``
     maps a resolved config (as JSON) to the (score, summary) of its run: a run shared with another claim trains
-    once; a finished run of the same config already in ``out`` is read, not trained again, and any other run folder
-    there (unfinished, or of another config) is replaced."""
+    once; a finished run of the same config already in ``out`` (in this claim's folder or another's, from an
+    earlier command) is read, not trained again, and any other run folder of this claim there (unfinished, or of
+    another config) is replaced."""
     from sambook.train.runs import holds_run, is_finished
     from sambook.train.runs import train as train_run
 
@@ -279,11 +288,15 @@ def run_claim(
             if key not in done:
                 run = out / claim.key / f"{variant.label.replace(' ', '_')}-seed{seed}"
                 started = time.perf_counter()
-                reused = is_finished(cfg, run)
-                if not reused:  # an unfinished run (interrupted) or another config's run is trained afresh
+                found = run if is_finished(cfg, run) else _finished_elsewhere(cfg, out, run)
+                if found is None:  # an unfinished run (interrupted) or another config's run is trained afresh
                     train(cfg, run, progress=False, overwrite=holds_run(run))
-                done[key] = _scores(run, cfg.model)
-                took = "a finished run, reused" if reused else f"{time.perf_counter() - started:.0f} s"
+                done[key] = _scores(found or run, cfg.model)
+                took = (
+                    f"a finished run, reused: {found.relative_to(out)}"
+                    if found
+                    else f"{time.perf_counter() - started:.0f} s"
+                )
                 print(f"{claim.key}: {variant.label}, seed {seed}: {done[key][0]:.1f} ({took})", flush=True)
             result.scores.setdefault(variant.label, []).append(done[key][0])
             result.details.setdefault(variant.label, []).append(done[key][1])

@@ -161,6 +161,34 @@ def test_finished_runs_in_the_runs_folder_are_reused_not_retrained(tmp_path, mon
     assert again.scores["CMAA"] == first.scores["CMAA"] + [72.0]
 
 
+def test_a_run_finished_for_another_claim_by_an_earlier_command_is_reused(tmp_path, monkeypatch):
+    """`claims --claim a` then `claims --claim b` (two commands, nothing shared in memory): b's arm with the same
+    config and seed as one of a's reads a's finished run instead of training it again."""
+    from sambook.config_io import write_yaml
+    from sambook.train.runs import origin
+
+    monkeypatch.setenv("SAMBOOK_PROFILE", "ci")
+    first, second = (
+        Claim(key=k, paper="p", claim="c", paper_figures="", order=(label,), variants=(Variant(label, "cmaa.yaml"),))
+        for k, label in (("a", "CMAA"), ("b", "ours"))
+    )
+    calls = []
+
+    def fake_train(cfg, out, progress=False, overwrite=False):
+        calls.append(cfg.seed)
+        out.mkdir(parents=True, exist_ok=True)
+        write_yaml(out / "config.yaml", cfg.to_dict())
+        (out / "run.json").write_text(json.dumps(origin()))
+        (out / "test_scores.json").write_text(json.dumps({"dice": 70.0 + cfg.seed, "hd95": 5.0}))
+
+    run_claim(first, [0, 1], profile=PROFILES["ci"], out=tmp_path, train=fake_train)
+    (tmp_path / "a" / "CMAA-seed1" / "test_scores.json").unlink()  # a's seed 1 never finished
+    b = run_claim(second, [0, 1], profile=PROFILES["ci"], out=tmp_path, train=fake_train)
+    assert calls == [0, 1, 1]  # seed 0 read from a's folder; the unfinished seed 1 trains in b's own folder
+    assert b.scores["ours"] == [70.0, 71.0] and (tmp_path / "b" / "ours-seed1" / "test_scores.json").is_file()
+    assert not (tmp_path / "b" / "ours-seed0").exists()
+
+
 def test_the_results_are_written_after_every_claim(tmp_path, monkeypatch):
     """A claims command stopped early leaves every claim it finished, marked incomplete."""
     import sambook.claims as claims
