@@ -138,3 +138,51 @@ def test_sdpa_matches_the_explicit_formula(setup):
     explicit = F.softmax(q @ k.transpose(-1, -2) / 2.0, dim=-1) @ v  # d = 4, sqrt(d) = 2
     expected = proj(explicit.transpose(1, 2).reshape(2, -1, 16))
     torch.testing.assert_close(multi_head_attention(x, qkv, proj, 4), expected, atol=1e-5, rtol=1e-5)
+
+
+def _trained_sam_blocks(axial: bool) -> list[SamAxialBlock]:
+    """Two SAM-derived fusion blocks (a windowed and a global one) with a non-zero gate and LoRA, as after training."""
+    torch.manual_seed(2)
+    encoder = build_sam("mini", image_size=32).image_encoder
+    blocks = [SamAxialBlock(encoder.blocks[k], rank=2, axial=axial) for k in (4, 5)]
+    with torch.no_grad():
+        for p in (p for b in blocks for p in b.parameters() if p.requires_grad):
+            p.normal_(0, 0.05)
+    return blocks
+
+
+@pytest.mark.parametrize("kind", ["fresh", "sam", "sam without axial"])
+@pytest.mark.parametrize("slices", [1, 2, 5])
+def test_keeping_one_slice_gives_that_slice_of_the_full_output_and_its_gradients(kind, slices):
+    """fusion(z, keep=k) computes the last block for slice k only: the same tokens as fusion(z)[:, k] and the same
+    gradients for every parameter and for z (every slice still feeds slice k through the axial attention)."""
+    torch.manual_seed(3)
+    dim = 16 if kind == "fresh" else 128
+    blocks = (
+        [AxialFusionBlock(dim, 4), AxialFusionBlock(dim, 4)] if kind == "fresh" else _trained_sam_blocks(kind == "sam")
+    )
+    fusion = AxialFusionTransformer(blocks, slices=slices, grid=(4, 4), dim=dim, position="full")
+    with torch.no_grad():
+        fusion.pos_embed.spatial.normal_()
+    for k in range(slices):
+        z = torch.randn(2, slices, 4, 4, dim, requires_grad=True)
+        full = fusion(z)[:, k]
+        (full.square().sum()).backward()
+        expected = {n: p.grad.clone() for n, p in fusion.named_parameters() if p.grad is not None}
+        expected_z, z.grad = z.grad.clone(), None
+        fusion.zero_grad(set_to_none=True)
+        kept = fusion(z, keep=k)
+        torch.testing.assert_close(kept, full, atol=1e-5, rtol=1e-5)
+        kept.square().sum().backward()
+        got = {n: p.grad for n, p in fusion.named_parameters() if p.grad is not None}
+        assert got.keys() == expected.keys() and expected
+        for n in expected:
+            torch.testing.assert_close(got[n], expected[n], atol=1e-4, rtol=1e-4, msg=n)
+        torch.testing.assert_close(z.grad, expected_z, atol=1e-5, rtol=1e-5)
+        fusion.zero_grad(set_to_none=True)
+
+
+def test_keeping_a_slice_without_fusion_blocks_is_indexing():
+    fusion = AxialFusionTransformer([], slices=3, grid=(2, 2), dim=8, across_slices=False)
+    z = torch.randn(2, 3, 2, 2, 8)
+    torch.testing.assert_close(fusion(z, keep=1), z[:, 1])

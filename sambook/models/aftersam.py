@@ -107,8 +107,7 @@ class AfterSAM(nn.Module):
 
     def head(self, features: torch.Tensor, size: tuple[int, int]) -> Prediction:
         """Frozen features of groups (B, N, h, w, c) -> prediction for the middle slice (B, K, H, W)."""
-        fused = self.fusion(features)  # (B, N, h, w, c)
-        middle = fused[:, middle_index(self.slices)]  # only the middle slice is kept
+        middle = self.fusion(features, keep=middle_index(self.slices))  # only the middle slice is kept: (B, h, w, c)
         return Prediction(*self.decoder(neck(self.encoder, middle), size))
 
     def forward(self, x: torch.Tensor) -> Prediction:

@@ -33,21 +33,32 @@ from sambook.models.lora import LoRALinear, lora_qv
 
 
 def multi_head_attention(
-    x: torch.Tensor, qkv: nn.Module, proj: nn.Module, heads: int, mask: torch.Tensor | None = None
+    x: torch.Tensor,
+    qkv: nn.Module,
+    proj: nn.Module,
+    heads: int,
+    mask: torch.Tensor | None = None,
+    query: int | None = None,
 ) -> torch.Tensor:
-    """softmax(Q K^T / sqrt(d)) V over the middle axis of x (S, L, C), with M = ``heads`` heads -> (S, L, C)."""
+    """softmax(Q K^T / sqrt(d)) V over the middle axis of x (S, L, C), with M = ``heads`` heads -> (S, L, C).
+    ``query``: only that position's output (S, 1, C), its keys and values still every position's."""
     s, length, c = x.shape
     q, k, v = qkv(x).reshape(s, length, 3, heads, c // heads).permute(2, 0, 3, 1, 4)  # 3 x (S, M, L, d)
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (S, M, L, d)
-    return proj(out.transpose(1, 2).reshape(s, length, c))
+    if query is not None:
+        q = q[:, :, query : query + 1]
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (S, M, L or 1, d)
+    return proj(out.transpose(1, 2).reshape(s, q.shape[2], c))
 
 
-def axial_attention(z: torch.Tensor, qkv: nn.Module, proj: nn.Module, heads: int) -> torch.Tensor:
-    """Attention across slices at each position: z (B, N, h, w, C) -> (B, N, h, w, C)."""
+def axial_attention(
+    z: torch.Tensor, qkv: nn.Module, proj: nn.Module, heads: int, keep: int | None = None
+) -> torch.Tensor:
+    """Attention across slices at each position: z (B, N, h, w, C) -> (B, N, h, w, C); with ``keep`` only slice
+    ``keep``'s output (B, 1, h, w, C), which still attends to every slice."""
     b, n, h, w, c = z.shape
     rows = z.permute(0, 2, 3, 1, 4).reshape(b * h * w, n, c)  # (B h w, N, C): one sequence per position
-    out = multi_head_attention(rows, qkv, proj, heads)
-    return out.reshape(b, h, w, n, c).permute(0, 3, 1, 2, 4)
+    out = multi_head_attention(rows, qkv, proj, heads, query=keep)
+    return out.reshape(b, h, w, -1, c).permute(0, 3, 1, 2, 4)
 
 
 def slice_attention(z: torch.Tensor, qkv: nn.Module, proj: nn.Module, heads: int) -> torch.Tensor:
@@ -69,9 +80,10 @@ class AxialFusionBlock(nn.Module):
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, N, h, w, C) -> (B, N, h, w, C)."""
-        z = z + axial_attention(self.norm_axial(z), self.axial_qkv, self.axial_proj, self.heads)
+    def forward(self, z: torch.Tensor, keep: int | None = None) -> torch.Tensor:
+        """z (B, N, h, w, C) -> (B, N, h, w, C); with ``keep`` only slice ``keep``'s output (B, 1, h, w, C)."""
+        kept = z if keep is None else z[:, keep : keep + 1]
+        z = kept + axial_attention(self.norm_axial(z), self.axial_qkv, self.axial_proj, self.heads, keep)
         z = z + slice_attention(self.norm_slice(z), self.slice_qkv, self.slice_proj, self.heads)
         return z + self.mlp(self.norm_mlp(z))
 
@@ -112,12 +124,14 @@ class SamAxialBlock(nn.Module):
             self.axial_proj = copy.deepcopy(block.attn.proj).requires_grad_(False)
             self.axial_gate = nn.Parameter(torch.zeros(dim))  # γ: the axial branch starts at exactly zero
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, N, h, w, C) -> (B, N, h, w, C)."""
-        b, n, h, w, c = z.shape
+    def forward(self, z: torch.Tensor, keep: int | None = None) -> torch.Tensor:
+        """z (B, N, h, w, C) -> (B, N, h, w, C); with ``keep`` only slice ``keep``'s output (B, 1, h, w, C)."""
+        kept = z if keep is None else z[:, keep : keep + 1]
         if self.axial:
-            z = z + self.axial_gate * axial_attention(self.norm_axial(z), self.axial_qkv, self.axial_proj, self.heads)
-        return self.block(z.reshape(b * n, h, w, c)).reshape(b, n, h, w, c)  # in-slice attention + MLP
+            axial = axial_attention(self.norm_axial(z), self.axial_qkv, self.axial_proj, self.heads, keep)
+            kept = kept + self.axial_gate * axial
+        b, n, h, w, c = kept.shape
+        return self.block(kept.reshape(b * n, h, w, c)).reshape(b, n, h, w, c)  # in-slice attention + MLP
 
 
 #: Position embeddings over ((h, w), n): the paper's full table, or e_(h,w) + e_n (TimeSformer's factorisation).
@@ -173,8 +187,15 @@ class AxialFusionTransformer(nn.Module):
         self.pos_embed = PositionEmbedding(position, slices=slices, grid=grid, dim=dim, across_slices=across_slices)
         self.blocks = nn.ModuleList(blocks)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, keep: int | None = None) -> torch.Tensor:
+        """z (B, N, h, w, C) -> (B, N, h, w, C); with ``keep`` only slice ``keep``'s tokens (B, h, w, C). The last
+        block then computes nothing else: in it, only that slice's queries, in-slice attention and MLP are needed
+        (its keys and values still come from every slice), the same output for a fraction of the work."""
         z = self.pos_embed(z)  # z0 = g + e_pos
-        for block in self.blocks:
+        if keep is None:
+            for block in self.blocks:
+                z = block(z)
+            return z
+        for block in self.blocks[:-1]:
             z = block(z)
-        return z
+        return self.blocks[-1](z, keep)[:, 0] if len(self.blocks) else z[:, keep]

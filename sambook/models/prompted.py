@@ -23,6 +23,7 @@ from segment_anything.modeling import PromptEncoder
 from torch import nn
 
 from sambook.datasets.prompts import NOT_A_POINT, TOKENS, read_prompt_plane
+from sambook.datasets.volumes import middle_index
 from sambook.models.aftersam import AfterSAM
 from sambook.models.sam_parts import Prediction, neck
 
@@ -64,8 +65,7 @@ class PromptedAfterSAM(nn.Module):
         b, n, _, h, w = group.shape
         model = self.aftersam
         features = model.frozen_features(group.reshape(b * n, 1, h, w))
-        fused = model.fusion(features.reshape(b, n, *features.shape[1:]))
-        middle = fused[:, model.slices // 2]
+        middle = model.fusion(features.reshape(b, n, *features.shape[1:]), keep=middle_index(model.slices))
         sparse = None
         if self.prompt != "none":
             coords, labels = read_prompt_plane(plane, TOKENS[self.prompt])
