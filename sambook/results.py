@@ -27,6 +27,11 @@ RERUN_VAR = "SAMBOOK_RERUN"
 PROVENANCE = ("command", "code_version", "machine", "date", "profile", "seeds")
 
 
+def results_file(name: str, profile_name: str) -> Path:
+    """``results/<name>-<profile>.json``: where command ``name`` writes by default."""
+    return RESULTS / f"{name}-{profile_name}.json"
+
+
 def rerun_in_page(profile: Profile) -> bool:
     """Whether a chapter trains its multi-seed runs itself (``ci``, or ``$SAMBOOK_RERUN=1``) rather than reading
     their results file."""

@@ -41,6 +41,7 @@ STAGES = [
     "train",
     "predict",
     "foundation",
+    "results",
     "estimate",
     "bench",
     "claims",

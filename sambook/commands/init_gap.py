@@ -9,12 +9,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 from sambook.datasets.slices import load_slice_splits
-from sambook.foundation.init_gap import RUNS, gaps, results_file, train_init
+from sambook.foundation.init_gap import RUNS, gaps, train_init
 from sambook.foundation.provenance import code_version
 from sambook.models.checkpoint import resolve_checkpoint
 from sambook.paths import data_root
 from sambook.profiles import get_profile
-from sambook.results import provenance, write_results
+from sambook.results import provenance, results_file, write_results
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     profile = get_profile()
-    out = args.out or results_file(profile.name)
+    out = args.out or results_file("init-gap", profile.name)
     if out.exists():
         print(f"{out} exists: move it away or pass --out (results are never overwritten without being asked)")
         return 1

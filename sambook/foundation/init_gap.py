@@ -8,7 +8,8 @@ trainable from a random initialisation: what a network learns from the same slic
 
 ``python -m sambook init-gap --seeds 0 1 2`` repeats the comparison under several seeds (another random encoder,
 another batch order) on the profile's slices, prints every run, then each model's gap per seed and on average, and
-writes ``results/init-gap-<profile>.json`` (:func:`results_file`), which the chapter reads at the ``cpu`` profile.
+writes ``results/init-gap-<profile>.json`` (:func:`sambook.results.results_file`), which the chapter reads at the
+``cpu`` profile.
 """
 
 from __future__ import annotations
@@ -22,18 +23,12 @@ from torch import nn
 from sambook.build import build_model
 from sambook.datasets.slices import SliceDataset
 from sambook.profiles import Profile
-from sambook.results import RESULTS
 from sambook.train.loop import fit, seed_everything
 
 INITS = ("pretrained", "random", "scratch")
 TABLE1 = ("sam", "early", "cmaa")
 #: The chapter's runs: each Table 1 model from both encoders, then the from-scratch reference.
 RUNS: tuple[tuple[str, str], ...] = (*((m, i) for m in TABLE1 for i in INITS[:2]), ("sam", "scratch"))
-
-
-def results_file(profile_name: str) -> Path:
-    """Where ``python -m sambook init-gap`` writes by default: ``results/init-gap-<profile>.json``."""
-    return RESULTS / f"init-gap-{profile_name}.json"
 
 
 @dataclass
