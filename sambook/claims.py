@@ -35,7 +35,7 @@ from sambook.errors import ConfigError
 from sambook.foundation.provenance import code_version
 from sambook.paths import CONFIGS
 from sambook.profiles import Profile, get_profile
-from sambook.results import RESULTS, describe, provenance, read_results
+from sambook.results import describe, provenance, read_results, results_file
 
 
 @dataclass(frozen=True)
@@ -246,12 +246,13 @@ def variant_config(variant: Variant, seed: int, profile: Profile) -> TrainConfig
     return comparison_recipe(cfg, profile) if variant.recipe == "compare" else cfg
 
 
-def _finished_elsewhere(cfg: TrainConfig, out: Path, run: Path) -> Path | None:
-    """A finished run of ``cfg`` under another claim's folder of ``out`` (two claims share it, and an earlier
-    command trained it for the other one), or None."""
+def _finished_run(cfg: TrainConfig, out: Path, run: Path) -> Path | None:
+    """A finished run of ``cfg`` in ``out``: ``run`` itself, else one under another claim's folder (two claims share
+    it, and an earlier command trained it for the other one); None when there is none."""
     from sambook.train.runs import is_finished
 
-    return next((p for p in sorted(out.glob("*/*")) if p != run and p.is_dir() and is_finished(cfg, p)), None)
+    others = (p for p in sorted(out.glob("*/*")) if p != run and p.is_dir())
+    return next((p for p in (run, *others) if is_finished(cfg, p)), None)
 
 
 def run_claim(
@@ -268,7 +269,7 @@ def run_claim(
     once; a finished run of the same config already in ``out`` (in this claim's folder or another's, from an
     earlier command) is read, not trained again, and any other run folder of this claim there (unfinished, or of
     another config) is replaced."""
-    from sambook.train.runs import holds_run, is_finished
+    from sambook.train.runs import holds_run
     from sambook.train.runs import train as train_run
 
     train = train or train_run
@@ -288,7 +289,7 @@ def run_claim(
             if key not in done:
                 run = out / claim.key / f"{variant.label.replace(' ', '_')}-seed{seed}"
                 started = time.perf_counter()
-                found = run if is_finished(cfg, run) else _finished_elsewhere(cfg, out, run)
+                found = _finished_run(cfg, out, run)
                 if found is None:  # an unfinished run (interrupted) or another config's run is trained afresh
                     train(cfg, run, progress=False, overwrite=holds_run(run))
                 done[key] = _scores(found or run, cfg.model)
@@ -352,16 +353,11 @@ def parameter_shares() -> tuple[str, str]:
     return shown, "holds" if holds else "does not hold"
 
 
-def results_file(profile_name: str) -> Path:
-    """Where ``python -m sambook claims`` writes by default: ``results/claims-<profile>.json``."""
-    return RESULTS / f"claims-{profile_name}.json"
-
-
 def claims_files(profile_name: str) -> list[Path]:
-    """The profile's results files: ``claims-<profile>.json`` and any ``claims-<profile>-<part>.json`` (a later run
-    of more claims, ``--out``)."""
-    first = results_file(profile_name)
-    return ([first] if first.is_file() else []) + sorted(RESULTS.glob(f"claims-{profile_name}-*.json"))
+    """The profile's results files: ``claims-<profile>.json`` (where ``python -m sambook claims`` writes by default)
+    and any ``claims-<profile>-<part>.json`` (a later run of more claims, ``--out``)."""
+    first = results_file("claims", profile_name)
+    return ([first] if first.is_file() else []) + sorted(first.parent.glob(f"claims-{profile_name}-*.json"))
 
 
 def load_claims(profile_name: str) -> dict | None:

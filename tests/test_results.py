@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sambook import claims
+from sambook import claims, results
 from sambook.profiles import get_profile
 from sambook.results import describe, provenance, read_results, rerun_in_page, write_results
 
@@ -46,7 +46,7 @@ def test_bad_results_file_is_named(tmp_path, text, problem):
 
 
 def test_load_claims_reads_every_file_of_the_profile(tmp_path, monkeypatch):
-    monkeypatch.setattr(claims, "RESULTS", tmp_path)
+    monkeypatch.setattr(results, "RESULTS", tmp_path)
     assert claims.load_claims("ci") is None
     _file(tmp_path / "claims-ci.json", ["cmaa_order"])
     _file(tmp_path / "claims-ci-aftersam.json", ["aftersam_vs_2d", "decoder_full_vs_lora"], seeds=(0, 1, 2, 3))
@@ -67,7 +67,7 @@ def test_load_claims_reads_every_file_of_the_profile(tmp_path, monkeypatch):
 
 
 def test_a_claim_in_two_files_is_an_error_naming_both(tmp_path, monkeypatch):
-    monkeypatch.setattr(claims, "RESULTS", tmp_path)
+    monkeypatch.setattr(results, "RESULTS", tmp_path)
     _file(tmp_path / "claims-ci.json", ["cmaa_order"])
     _file(tmp_path / "claims-ci-again.json", ["cmaa_order"])
     with pytest.raises(ValueError, match=r"'cmaa_order' is in both claims-ci\.json and claims-ci-again\.json"):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sambook.claims import CLAIMS, ledger_rows, results_file, run_claims
+from sambook.claims import CLAIMS, ledger_rows, run_claims
 from sambook.profiles import get_profile
-from sambook.results import write_results
+from sambook.results import results_file, write_results
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     profile = get_profile()
-    out = args.out or results_file(profile.name)
+    out = args.out or results_file("claims", profile.name)
     if out.exists():
         print(f"{out} exists: move it away or pass --out (results are never overwritten without being asked)")
         return 1
