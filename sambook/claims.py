@@ -13,6 +13,9 @@ prompts) by that chapter's one recipe for every arm (:func:`comparison_recipe`).
 * **inconclusive** — neither (the gaps are within the seed-to-seed spread);
 * **not testable offline** — with the reason (no data, no released component, not implemented).
 
+An arm may be left out under a profile (``Variant.not_under``, with the reason: a run too long for it); the verdict
+is then on the arms that trained, and the ledger names the one left out.
+
 Parameter shares (CMAA Table 3) need no training: they are counted exactly (:mod:`sambook.estimate.params`).
 ``python -m sambook claims --seeds 0 1 2`` runs every training claim under the active profile and writes
 ``results/claims-<profile>.json`` with its provenance (command, code version, machine, date, seeds); the chapter
@@ -46,6 +49,7 @@ class Variant:
     config: str
     overrides: tuple[tuple[str, object], ...] = ()
     recipe: str = "profile"  # "profile": the config as the profile sizes it; "compare": comparison_recipe
+    not_under: tuple[tuple[str, str], ...] = ()  # (profile, why): profiles that do not train this arm, and why
 
 
 def comparison_recipe(cfg: TrainConfig, profile: Profile) -> TrainConfig:
@@ -76,6 +80,11 @@ class Claim:
 
 
 SINGLE = ("T1", "T1ce", "T2", "FLAIR")
+SWIN_3D_ON_CPU = (
+    "cpu",
+    "one run takes hours on a CPU core: 32 x 64 x 64 is SwinUNETR's smallest 3D patch (each side a multiple of 32), "
+    "and a training step on it costs about 17 times UNet 3D's (python tools/volume_step_times.py)",
+)
 
 CLAIMS: tuple[Claim, ...] = (
     Claim(
@@ -157,7 +166,12 @@ CLAIMS: tuple[Claim, ...] = (
         variants=(
             Variant("AFTer-SAM", "aftersam.yaml", recipe="compare"),
             *(
-                Variant(f"{label} {layout}", f"baselines/{name}_{suffix}.yaml", recipe="compare")
+                Variant(
+                    f"{label} {layout}",
+                    f"baselines/{name}_{suffix}.yaml",
+                    recipe="compare",
+                    not_under=(SWIN_3D_ON_CPU,) if (name, layout) == ("swin_unetr", "3D") else (),
+                )
                 for name, label in (
                     ("unet", "UNet"),
                     ("attention_unet", "AttentionUnet"),
@@ -203,6 +217,7 @@ class ClaimResult:
     key: str
     scores: dict[str, list[float]] = field(default_factory=dict)  # variant label -> score per seed
     details: dict[str, list[dict]] = field(default_factory=dict)  # variant label -> the run's test scores per seed
+    left_out: dict[str, str] = field(default_factory=dict)  # variant label -> why the profile does not train it
     verdict: str = "not testable offline"
     why: str = ""
 
@@ -213,8 +228,9 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
 
 def verdict(claim: Claim, scores: dict[str, list[float]]) -> str:
     """The verdict of the module docstring for the claimed order of ``claim`` on ``scores``."""
-    groups = [(g,) if isinstance(g, str) else g for g in claim.order]
     stats = {label: _mean_sd(values) for label, values in scores.items()}
+    groups = [tuple(label for label in ((g,) if isinstance(g, str) else g) if label in stats) for g in claim.order]
+    groups = [g for g in groups if g]  # an arm left out under the profile (Variant.not_under) is not judged
 
     def best(group: tuple[str, ...]) -> tuple[float, float]:
         return max((stats[label] for label in group), key=lambda s: s[0])
@@ -279,6 +295,10 @@ def run_claim(
         result.why = claim.untestable or "counted, not trained"
         return result
     for variant in claim.variants:
+        if profile.name in dict(variant.not_under):
+            result.left_out[variant.label] = dict(variant.not_under)[profile.name]
+            print(f"{claim.key}: {variant.label} left out under {profile.name}: {result.left_out[variant.label]}")
+            continue
         for seed in seeds:
             try:
                 cfg = variant_config(variant, seed, profile)
@@ -398,7 +418,9 @@ def ledger_rows(results: dict | None) -> list[dict]:
             for label, values in r["scores"].items():
                 mean, sd = _mean_sd(values)
                 parts.append(f"{label} {mean:.1f} ± {sd:.1f}")
-            shown, verdict_ = "; ".join(parts) + f" (n = {len(next(iter(r['scores'].values())))} seeds)", r["verdict"]
+            shown = "; ".join(parts) + f" (n = {len(next(iter(r['scores'].values())))} seeds)"
+            shown += "".join(f"; {label}: left out ({why})" for label, why in r.get("left_out", {}).items())
+            verdict_ = r["verdict"]
         rows.append(
             {
                 "paper": claim.paper,
