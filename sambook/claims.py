@@ -82,8 +82,8 @@ class Claim:
 SINGLE = ("T1", "T1ce", "T2", "FLAIR")
 SWIN_3D_ON_CPU = (
     "cpu",
-    "one run takes hours on a CPU core: 32 x 64 x 64 is SwinUNETR's smallest 3D patch (each side a multiple of 32), "
-    "and a training step on it costs about 17 times UNet 3D's (python tools/volume_step_times.py)",
+    "one run of the recipe takes hours on a CPU core: 32 x 64 x 64 is SwinUNETR's smallest 3D patch (each side a "
+    "multiple of 32); `python tools/volume_step_times.py` prints each model's training step time",
 )
 
 CLAIMS: tuple[Claim, ...] = (

@@ -55,14 +55,18 @@ def test_every_baseline_kind_trains_and_has_the_right_shapes(network_name, layou
     assert all("norm_cross_attn" in n for n in idle), idle  # MONAI's ViT blocks build a cross-attention norm unused
 
 
-def test_per_slice_baseline_reads_only_the_middle_slice():
+@pytest.mark.parametrize("slices", [1, 2, 3, 4, 5])
+def test_per_slice_baseline_reads_only_the_slice_the_group_is_centred_on(slices):
+    """The slice the datasets label (middle_index: floor(N_A / 2)), for odd N_A (even group sizes) too."""
     torch.manual_seed(0)
     model = build_model(_keys("unet_per_slice"), profile=CI).eval()
-    x = torch.randn(1, 3, 1, SIDE, SIDE)
+    x = torch.randn(1, slices, 1, SIDE, SIDE)
+    d = (slices - 1) // 2
     changed = x.clone()
-    changed[:, [0, 2]] = torch.randn(1, 2, 1, SIDE, SIDE)
+    others = [n for n in range(slices) if n != d]
+    changed[:, others] = torch.randn(1, len(others), 1, SIDE, SIDE)
     torch.testing.assert_close(model(x).logits, model(changed).logits)
-    torch.testing.assert_close(model(x).logits, model(x[:, 1:2]).logits)
+    torch.testing.assert_close(model(x).logits, model(x[:, d : d + 1]).logits)
 
 
 def test_baselines_refuse_an_iou_loss_and_bad_sizes():

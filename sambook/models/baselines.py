@@ -34,6 +34,7 @@ import torch
 from monai.networks.nets import UNETR, AttentionUnet, SwinUNETR, UNet
 from torch import nn
 
+from sambook.datasets.volumes import middle_index
 from sambook.models.sam_parts import Prediction
 
 NETWORKS = ("unet", "attention_unet", "swin_unetr", "unetr")
@@ -97,7 +98,7 @@ class PerSliceBaseline(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor) -> Prediction:
-        return _with_zero_iou(self.net(x[:, x.shape[1] // 2]))
+        return _with_zero_iou(self.net(x[:, middle_index(x.shape[1])]))  # the slice the group is centred on
 
 
 class VolumeBaseline(nn.Module):
