@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -47,6 +48,39 @@ def test_run_claim_trains_every_variant_for_every_seed(tmp_path):
     assert sorted(calls) == sorted((m, s) for m in ("cmaa", "sam") for s in (0, 1, 2))
     assert result.scores == {"CMAA": [60.0, 61.0, 62.0], "FLAIR": [50.0, 51.0, 52.0]}
     assert result.verdict == "holds"
+
+
+def test_an_arm_left_out_under_a_profile_is_not_trained_and_is_named(tmp_path):
+    """Variant.not_under: the profile trains the other arms, judges the order on them, and the ledger says why the
+    arm is missing; another profile trains it."""
+    claim = Claim(
+        key="k",
+        paper="p",
+        claim="CMAA > FLAIR > T2",
+        paper_figures="",
+        order=("CMAA", "FLAIR", "T2"),
+        variants=(
+            Variant("CMAA", "cmaa.yaml"),
+            Variant("FLAIR", "sam_flair.yaml", not_under=(("ci", "too slow here"),)),
+            Variant("T2", "sam_t2.yaml"),
+        ),
+    )
+    calls = []
+
+    def fake_train(cfg, out, progress=False, overwrite=False):
+        calls.append(cfg.modality if cfg.model == "sam" else cfg.model)
+        out.mkdir(parents=True)
+        dice = {"cmaa": 60.0, "flair": 70.0, "t2": 50.0}[cfg.model if cfg.model == "cmaa" else cfg.modality]
+        (out / "test_scores.json").write_text(json.dumps({"dice": dice + cfg.seed, "hd95": 9.0}))
+
+    result = run_claim(claim, [0, 1], profile=PROFILES["ci"], out=tmp_path / "ci", train=fake_train)
+    assert "flair" not in calls and set(result.scores) == {"CMAA", "T2"}
+    assert result.left_out == {"FLAIR": "too slow here"} and result.verdict == "holds"  # CMAA > T2
+    rows = ledger_rows({"claims": [{**dataclasses.asdict(result), "key": "cmaa_order"}]})
+    assert "FLAIR: left out (too slow here)" in next(r for r in rows if r["claim"].startswith("CMAA >"))["offline"]
+    calls.clear()
+    trained = run_claim(claim, [0], profile=PROFILES["cpu"], out=tmp_path / "cpu", train=fake_train)
+    assert "flair" in calls and not trained.left_out and trained.verdict == "does not hold"  # FLAIR beats CMAA
 
 
 def test_a_variant_the_code_cannot_build_is_named_not_faked(tmp_path):
