@@ -82,8 +82,8 @@ class Claim:
 SINGLE = ("T1", "T1ce", "T2", "FLAIR")
 SWIN_3D_ON_CPU = (
     "cpu",
-    "one run of the recipe takes well over an hour on a CPU core: 32 x 64 x 64 is SwinUNETR's smallest 3D patch (each side a "
-    "multiple of 32); `python tools/volume_step_times.py` prints each model's training step time",
+    "one run of the recipe takes well over an hour on a CPU core: 32 x 64 x 64 is SwinUNETR's smallest 3D patch "
+    "(each side a multiple of 32); `python tools/volume_step_times.py` prints each model's training step time",
 )
 
 CLAIMS: tuple[Claim, ...] = (
