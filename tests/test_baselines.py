@@ -252,3 +252,27 @@ def test_baseline_parameter_counts_quote_table3_and_count_the_built_model():
     assert rows["unetr"]["paper"] == (93, 93, 100) and rows["swin_unetr"]["paper"] == (43, 43, 100)
     assert rows["unetr"]["unused"] > 0 and rows["unet"]["unused"] == 0
     assert "Trans-Unet: 93M / 93M / 100%" in format_baseline_table(list(rows.values()))
+
+
+def test_the_prompted_model_without_a_prompt_is_aftersam_itself():
+    """Table 3's w.o. arm: with prompt none, PromptedAfterSAM predicts what its AfterSAM predicts for the group."""
+    volumes = _volumes()
+    groups = PromptedGroups(GroupDataset(volumes, [0], neighbours=3, interval=1), "none")
+    keys = {
+        "model": "aftersam_prompted",
+        "prompt": "none",
+        "backbone": "mini",
+        "image_size": 32,
+        "checkpoint": None,
+        "neighbours": 3,
+        "fusion_blocks": 1,
+        "lora_rank": 2,
+        "num_classes": 4,
+    }
+    torch.manual_seed(0)
+    model = build_model(keys, profile=CI).eval()
+    for p in model.parameters():  # away from the zero start, so that the fusion and LoRA take part
+        p.data.add_(0.01 * torch.randn_like(p))
+    x = groups[0]["image"][None]
+    with torch.no_grad():
+        torch.testing.assert_close(model(x).logits, model.aftersam(x[:, :-1]).logits)

@@ -105,10 +105,11 @@ class AfterSAM(nn.Module):
             tokens = block(tokens)
         return tokens
 
-    def head(self, features: torch.Tensor, size: tuple[int, int]) -> Prediction:
-        """Frozen features of groups (B, N, h, w, c) -> prediction for the middle slice (B, K, H, W)."""
+    def head(self, features: torch.Tensor, size: tuple[int, int], sparse: torch.Tensor | None = None) -> Prediction:
+        """Frozen features of groups (B, N, h, w, c) -> prediction for the middle slice (B, K, H, W); ``sparse``:
+        prompt tokens for the decoder (the prompted model of chapter `how_it_compares`), None for none."""
         middle = self.fusion(features, keep=middle_index(self.slices))  # only the middle slice is kept: (B, h, w, c)
-        return Prediction(*self.decoder(neck(self.encoder, middle), size))
+        return Prediction(*self.decoder(neck(self.encoder, middle), size, sparse=sparse))
 
     def forward(self, x: torch.Tensor) -> Prediction:
         """x (B, N, 1, H, W) -> Prediction(logits (B, K, H, W), iou (B, K)) of the middle slice."""

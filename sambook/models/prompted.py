@@ -23,9 +23,8 @@ from segment_anything.modeling import PromptEncoder
 from torch import nn
 
 from sambook.datasets.prompts import NOT_A_POINT, TOKENS, read_prompt_plane
-from sambook.datasets.volumes import middle_index
 from sambook.models.aftersam import AfterSAM
-from sambook.models.sam_parts import Prediction, neck
+from sambook.models.sam_parts import Prediction
 
 
 def embed_prompt(prompt_encoder: PromptEncoder, coords: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -64,10 +63,9 @@ class PromptedAfterSAM(nn.Module):
         group, plane = x[:, :-1], x[:, -1, 0]
         b, n, _, h, w = group.shape
         model = self.aftersam
-        features = model.frozen_features(group.reshape(b * n, 1, h, w))
-        middle = model.fusion(features.reshape(b, n, *features.shape[1:]), keep=middle_index(model.slices))
         sparse = None
         if self.prompt != "none":
             coords, labels = read_prompt_plane(plane, TOKENS[self.prompt])
             sparse = embed_prompt(model.decoder.prompt_encoder, coords, labels)
-        return Prediction(*model.decoder(neck(model.encoder, middle), (h, w), sparse=sparse))
+        features = model.frozen_features(group.reshape(b * n, 1, h, w))
+        return model.head(features.reshape(b, n, *features.shape[1:]), (h, w), sparse=sparse)
