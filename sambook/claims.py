@@ -399,6 +399,13 @@ def load_claims(profile_name: str) -> dict | None:
     return {"sources": sources, "claims": claims}
 
 
+def claims_by_key(results: dict | None) -> dict[str, dict]:
+    """The measured claims of ``results`` (:func:`load_claims` or :func:`run_claims`; None: none) by key, each with
+    the seeds it ran over."""
+    claims = (results or {}).get("claims", [])
+    return {claim["key"]: {"seeds": results.get("seeds"), **claim} for claim in claims}
+
+
 def ledger_rows(results: dict | None) -> list[dict]:
     """One row per claim: paper, claim, the paper's figures, what the offline runs show, the verdict."""
     measured = {r["key"]: r for r in (results or {}).get("claims", [])}

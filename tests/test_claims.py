@@ -241,3 +241,12 @@ def test_the_results_are_written_after_every_claim(tmp_path, monkeypatch):
     final = claims.run_claims([0], profile=PROFILES["ci"], out=tmp_path, on_claim=lambda r: seen.append(r))
     assert [[c["key"] for c in r["claims"]] for r in seen] == [["a"], ["a", "b"]]
     assert [r["complete"] for r in seen] == [False, False] and final["complete"]
+
+
+def test_claims_by_key_gives_each_claim_its_seeds_from_either_kind_of_results():
+    from sambook.claims import claims_by_key
+
+    ran = {"seeds": [0, 1], "claims": [{"key": "a", "verdict": "holds"}]}  # run_claims: the seeds of the command
+    read = {"sources": ["x"], "claims": [{"key": "b", "seeds": [0, 1, 2], "source": "f.json"}]}  # load_claims
+    assert claims_by_key(ran) == {"a": {"key": "a", "verdict": "holds", "seeds": [0, 1]}}
+    assert claims_by_key(read)["b"]["seeds"] == [0, 1, 2] and claims_by_key(None) == {}
