@@ -295,9 +295,10 @@ def run_claim(
         result.why = claim.untestable or "counted, not trained"
         return result
     for variant in claim.variants:
-        if profile.name in dict(variant.not_under):
-            result.left_out[variant.label] = dict(variant.not_under)[profile.name]
-            print(f"{claim.key}: {variant.label} left out under {profile.name}: {result.left_out[variant.label]}")
+        why = dict(variant.not_under).get(profile.name)
+        if why is not None:
+            result.left_out[variant.label] = why
+            print(f"{claim.key}: {variant.label} left out under {profile.name}: {why}")
             continue
         for seed in seeds:
             try:
